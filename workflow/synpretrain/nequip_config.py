@@ -17,25 +17,24 @@ from pathlib import Path
 MONITOR = "val0_epoch/forces_rmse"
 
 
-def training_data(train_file: str, val_file: str, n_train: int | None, symbols: list[str],
-                  r_max: float, batch_size: int, val_batch_size: int, seed: int) -> dict:
-    """The `data:` block: an ASEDataModule over extxyz files with `energy` and `forces`.
-
-    The first `n_train` structures of `train_file` are used (training subsets are nested)."""
+def training_data(train_file: str, val_file: str, symbols: list[str], r_max: float,
+                  batch_size: int, val_batch_size: int, seed: int) -> dict:
+    """The `data:` block: datasets read from extxyz files with `energy` and `forces`."""
     transforms = [
         {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
-         "chemical_symbols": list(symbols)},
+         "model_type_names": list(symbols),
+         "chemical_species_to_atom_type_map": {s: s for s in symbols}},
         {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": float(r_max)},
     ]
 
-    def dataset(path: str, index: str = ":") -> dict:
-        return {"_target_": "nequip.data.dataset.ASEDataset", "file_path": str(path),
-                "transforms": transforms, "ase_args": {"format": "extxyz", "index": index}}
+    def dataset(path: str) -> dict:
+        return {"_target_": "nequip.data.dataset.ASEDataset", "file_path": str(Path(path).resolve()),
+                "transforms": transforms, "ase_args": {"format": "extxyz"}}
 
     return {
         "_target_": "nequip.data.datamodule.NequIPDataModule",
         "seed": int(seed),
-        "train_dataset": dataset(train_file, ":" if n_train is None else f":{int(n_train)}"),
+        "train_dataset": dataset(train_file),
         "val_dataset": dataset(val_file),
         "train_dataloader": {"_target_": "torch.utils.data.DataLoader", "batch_size": int(batch_size),
                              "shuffle": True, "num_workers": 0},
@@ -76,14 +75,14 @@ def model_from_package(package: str) -> dict:
     return {"_target_": "nequip.model.ModelFromPackage", "package_path": str(Path(package).resolve())}
 
 
-def render(*, train_file: str, val_file: str, n_train: int | None, symbols: list[str], model: dict,
+def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
            training: dict, seed: int, out_dir: str, parent_package: str | None = None) -> dict:
     """The whole `nequip-train` config (a plain dict, dumped to YAML by the caller)."""
     stopping = training["early_stopping"]
     model_block = model_from_package(parent_package) if parent_package else fresh_model(model, symbols, seed)
     return {
         "run": ["train"],
-        "data": training_data(train_file, val_file, n_train, symbols, model["r_max"],
+        "data": training_data(train_file, val_file, symbols, model["r_max"],
                               training["batch_size"], training["val_batch_size"], seed),
         "trainer": {
             "_target_": "lightning.Trainer",

@@ -1,0 +1,92 @@
+# NequIP training: pre-training on synthetic labels, fine-tuning and direct training on real data.
+# Every model folder holds config.yaml (what nequip-train ran), best.ckpt/last.ckpt, the CSV log,
+# model.nequip.zip (self-contained) and training.json (summary + provenance).
+
+MODEL_OUTPUTS = ["model.nequip.zip", "training.json"]
+
+
+def target_files(target, n):
+    spec = TARGETS[target]
+    return {
+        "train": train_subset(spec["dataset"], spec["labeller"], n),
+        "val": labelled_file(spec["dataset"], spec["labeller"], "val"),
+    }
+
+
+def gpu_resources(stage):
+    return {
+        "gpu": 1,
+        "runtime": config.get("runtime_minutes", {}).get(stage, 60),
+        "mem_mb": 4000,
+    }
+
+
+rule pretrain:
+    """Pre-train on npre structures labelled by one synthetic source (seed from pretrain.seed)."""
+    input:
+        train=lambda wc: train_subset(PRETRAIN["dataset"], wc.source, wc.npre),
+        val=lambda wc: labelled_file(PRETRAIN["dataset"], wc.source, "val"),
+    output:
+        package=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
+        summary=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/training.json",
+    params:
+        stage="pretrain",
+        seed=PRETRAIN.get("seed", 42),
+        symbols=lambda wc: [DATASETS[PRETRAIN["dataset"]]["element"]],
+        training=stage_training(config, "pretrain"),
+    log:
+        "logs/train/pretrain/{source}/n{npre}.log",
+    benchmark:
+        "benchmarks/train/pretrain/{source}/n{npre}.tsv"
+    threads: config.get("threads_per_job", 1)
+    resources:
+        **gpu_resources("pretrain"),
+    script:
+        "../scripts/train.py"
+
+
+rule finetune:
+    """Fine-tune all weights of a pre-trained model on n real structures."""
+    input:
+        unpack(lambda wc: target_files(wc.target, wc.n)),
+        parent=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
+    output:
+        package=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
+        summary=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/training.json",
+    params:
+        stage="finetune",
+        seed=lambda wc: int(wc.seed),
+        symbols=lambda wc: [DATASETS[TARGETS[wc.target]["dataset"]]["element"]],
+        training=stage_training(config, "finetune"),
+    log:
+        "logs/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.tsv"
+    threads: config.get("threads_per_job", 1)
+    resources:
+        **gpu_resources("finetune"),
+    script:
+        "../scripts/train.py"
+
+
+rule direct:
+    """Train from random weights on the same n real structures (the baseline)."""
+    input:
+        unpack(lambda wc: target_files(wc.target, wc.n)),
+    output:
+        package=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
+        summary=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/training.json",
+    params:
+        stage="direct",
+        seed=lambda wc: int(wc.seed),
+        symbols=lambda wc: [DATASETS[TARGETS[wc.target]["dataset"]]["element"]],
+        training=stage_training(config, "direct"),
+    log:
+        "logs/train/direct/{target}/n{n}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/direct/{target}/n{n}/seed{seed}.tsv"
+    threads: config.get("threads_per_job", 1)
+    resources:
+        **gpu_resources("direct"),
+    script:
+        "../scripts/train.py"

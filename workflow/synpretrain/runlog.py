@@ -1,0 +1,41 @@
+"""Per-rule logs: every script writes its messages and progress bars to `snakemake.log[0]`."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+@contextlib.contextmanager
+def rule_log(path: str | os.PathLike | None, threads: int = 1):
+    """Send stdout, stderr and `logging` to `path`; limit math libraries to `threads`."""
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[key] = str(threads)
+    if path is None:
+        yield sys.stderr
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as handle, \
+            contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+        logging.basicConfig(stream=handle, level=logging.INFO, force=True,
+                            format="%(asctime)s %(levelname)s %(message)s")
+        try:
+            import torch
+
+            torch.set_num_threads(threads)
+        except ImportError:
+            pass
+        try:
+            yield handle
+        except BaseException:
+            logging.exception("rule failed")
+            raise
+
+
+def progress(total: int, desc: str, log) -> tqdm:
+    """A progress bar written into the rule's log (one line every few seconds)."""
+    return tqdm(total=total, desc=desc, file=log, mininterval=5.0, ascii=True, dynamic_ncols=False)

@@ -1,0 +1,127 @@
+"""Drive `nequip-train` for one model: render config, train (resuming), package, summarise.
+
+Resumption: a job killed mid-way (time limit, pre-emption, Ctrl-C) leaves `last.ckpt` and the
+rendered `config.yaml` in the model folder.  Re-running the same job with an identical config
+passes `++ckpt_path=last.ckpt` so that NequIP/Lightning continue from there; a changed config
+starts over.  The declared outputs (`model.nequip.zip`, `training.json`) are written only after
+training and packaging succeeded, so Snakemake never takes a half-trained model as finished.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .io import atomic_path, write_json
+from .nequip_config import MONITOR
+
+CONFIG_NAME = "config"
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _bin(name: str) -> str:
+    """A console script of this Python environment (falls back to PATH)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+def thread_env(threads: int) -> dict:
+    env = dict(os.environ)
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[key] = str(threads)
+    return env
+
+
+def prepare_run(out_dir: Path, config: dict) -> list[str]:
+    """Write config.yaml; return extra Hydra overrides (resume from last.ckpt if it matches)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / f"{CONFIG_NAME}.yaml"
+    text = yaml.safe_dump(config, sort_keys=False)
+    last = out_dir / "last.ckpt"
+    if config_path.exists() and config_path.read_text() == text and last.exists():
+        return [f"++ckpt_path={last.resolve()}"]
+    # A different (or no) previous config: start from scratch.
+    for stale in ("last.ckpt", "best.ckpt"):
+        (out_dir / stale).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "csv", ignore_errors=True)
+    with atomic_path(config_path) as tmp:
+        tmp.write_text(text)
+    return []
+
+
+def run_nequip_train(out_dir: Path, overrides: list[str], threads: int, log) -> None:
+    out_dir = out_dir.resolve()
+    command = [_bin("nequip-train"), "-cp", str(out_dir), "-cn", CONFIG_NAME,
+               f"hydra.run.dir={out_dir}", *overrides]
+    log.write(f"$ {' '.join(command)}\n")
+    log.flush()
+    result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=thread_env(threads))
+    if result.returncode != 0:
+        raise RuntimeError(f"nequip-train failed with exit code {result.returncode}; see the log")
+
+
+def package(checkpoint: Path, package_path: Path, threads: int, log) -> None:
+    with atomic_path(package_path, suffix=".nequip.zip") as tmp:
+        command = [_bin("nequip-package"), "build", str(checkpoint), str(tmp)]
+        log.write(f"$ {' '.join(command)}\n")
+        log.flush()
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=thread_env(threads))
+        if result.returncode != 0:
+            raise RuntimeError(f"nequip-package failed with exit code {result.returncode}; see the log")
+
+
+def read_history(out_dir: Path) -> pd.DataFrame:
+    """Per-epoch validation metrics logged by Lightning's CSVLogger."""
+    metrics = pd.read_csv(out_dir / "csv" / "version_0" / "metrics.csv")
+    cols = [c for c in metrics.columns if c.startswith("val0_epoch/") or c == "epoch"]
+    return metrics[cols].dropna(subset=[MONITOR]).reset_index(drop=True)
+
+
+def summarise(out_dir: Path, history: pd.DataFrame, wall_s: float, extra: dict) -> dict:
+    best = history.loc[history[MONITOR].idxmin()] if history[MONITOR].notna().any() else None
+    diverged = bool(history.drop(columns="epoch").isna().any().any()
+                    or not all(math.isfinite(v) for v in history[MONITOR]))
+    return {
+        **extra,
+        "epochs": int(history["epoch"].max()) + 1 if len(history) else 0,
+        "best_epoch": None if best is None else int(best["epoch"]),
+        "best_val_forces_rmse": None if best is None else float(best[MONITOR]),
+        "best_val_per_atom_energy_rmse": (None if best is None else
+                                          float(best.get("val0_epoch/per_atom_energy_rmse", float("nan")))),
+        "nan_in_validation": diverged,
+        "wall_time_s": round(wall_s, 2),
+    }
+
+
+def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathLike,
+          summary_path: str | os.PathLike, threads: int, log, extra: dict | None = None) -> dict:
+    """Train (or resume) the model in `out_dir`; write the package and the summary JSON."""
+    out_dir = Path(out_dir)
+    start = time.perf_counter()
+    overrides = prepare_run(out_dir, config)
+    if overrides:
+        log.write(f"resuming from {out_dir / 'last.ckpt'}\n")
+    run_nequip_train(out_dir, overrides, threads, log)
+    best = out_dir / "best.ckpt"
+    if not best.exists():
+        raise RuntimeError(f"nequip-train finished without writing {best}")
+    package(best, Path(package_path), threads, log)
+    summary = summarise(out_dir, read_history(out_dir), time.perf_counter() - start,
+                        {**(extra or {}), "package_sha256": sha256(package_path)})
+    write_json(summary_path, summary)
+    return summary
