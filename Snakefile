@@ -1,13 +1,28 @@
 # Synthetic pre-training of NequIP interatomic potentials (Gardner, Baker & Deringer 2023).
-#   snakemake --cores 2 all                          the demo (config/config.yaml), offline
-#   snakemake --cores 2 results/fig3.pdf             one figure and only what it needs
-#   snakemake --configfile config/paper.yaml ...     the paper's experiments
+#   snakemake --cores 2 all                                   the demo (config/config.yaml), offline
+#   snakemake --cores 2 results/fig3.pdf                      one figure and only what it needs
+#   snakemake --cores 2 all --configfile config/paper.yaml    the paper's experiments
+import os
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# The library lives in workflow/synpretrain. install.sh installs it, but putting it on the path
+# here too means the workflow also runs from a bare snakemake (e.g. with --sdm conda), and every
+# job (local, conda or SLURM) finds the same copy of the code.
+LIBRARY = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, LIBRARY)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (LIBRARY, os.environ.get("PYTHONPATH")) if p)
 
-configfile: "config/config.yaml"
+
+# The demo is the default. A --configfile replaces it instead of being merged into it, so that
+# `--configfile config/paper.yaml` never inherits the demo's datasets or labellers.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "config/schema.yaml")

@@ -12,6 +12,8 @@ rule generate_trajectory:
     benchmark:
         "benchmarks/generate/{dataset}/density-{density}-T-{temperature}.tsv"
     threads: 1
+    conda:
+        "../../envs/md.yaml"
     script:
         "../scripts/generate_trajectory.py"
 
@@ -31,5 +33,7 @@ rule assemble_dataset:
         "logs/assemble/{dataset}.log",
     benchmark:
         "benchmarks/assemble/{dataset}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/assemble_dataset.py"

@@ -23,6 +23,8 @@ rule evaluate_direct:
     threads: config.get("threads_per_job", 1)
     wildcard_constraints:
         testset=_alternatives(TARGETS),
+    conda:
+        "../../envs/nequip.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -70,5 +72,7 @@ rule learning_curves:
         curves=f"{RESULTS}/tables/learning_curves.csv",
     log:
         "logs/tables/learning_curves.log",
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/learning_curves.py"

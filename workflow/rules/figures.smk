@@ -35,6 +35,8 @@ rule table1:
         displays=displays(),
     log:
         "logs/tables/table1.log",
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/table1.py"
 
@@ -53,5 +55,7 @@ rule fig3:
         note=config.get("figure_note", ""),
     log:
         "logs/figures/fig3.log",
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/fig3.py"

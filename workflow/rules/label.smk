@@ -20,6 +20,8 @@ rule label_chunk:
     benchmark:
         "benchmarks/label/{dataset}/{labeller}/{split}.{chunk}.tsv"
     threads: 1
+    conda:
+        "../../envs/label.yaml"
     script:
         "../scripts/label_chunk.py"
 
@@ -40,6 +42,8 @@ rule merge_labels:
         summary=f"{RESULTS}/labels/{{dataset}}/{{labeller}}/{{split}}.json",
     log:
         "logs/label/{dataset}/{labeller}/{split}.merge.log",
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/merge_labels.py"
 
@@ -52,5 +56,7 @@ rule train_subset:
         f"{RESULTS}/labels/{{dataset}}/{{labeller}}/train_n{{n}}.extxyz",
     log:
         "logs/subset/{dataset}/{labeller}/train_n{n}.log",
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/train_subset.py"

@@ -14,11 +14,9 @@ def target_files(target, n):
 
 
 def gpu_resources(stage):
-    return {
-        "gpu": 1,
-        "runtime": config.get("runtime_minutes", {}).get(stage, 60),
-        "mem_mb": 4000,
-    }
+    """Training jobs hold one GPU each (on CPU-only machines the job simply runs on the CPU)."""
+    spec = config.get("resources", {}).get(stage, {})
+    return {"gpu": spec.get("gpu", 1), "runtime": spec.get("runtime", 60), "mem_mb": spec.get("mem_mb", 4000)}
 
 
 rule pretrain:
@@ -41,6 +39,8 @@ rule pretrain:
     threads: config.get("threads_per_job", 1)
     resources:
         **gpu_resources("pretrain"),
+    conda:
+        "../../envs/nequip.yaml"
     script:
         "../scripts/train.py"
 
@@ -65,6 +65,8 @@ rule finetune:
     threads: config.get("threads_per_job", 1)
     resources:
         **gpu_resources("finetune"),
+    conda:
+        "../../envs/nequip.yaml"
     script:
         "../scripts/train.py"
 
@@ -88,5 +90,7 @@ rule direct:
     threads: config.get("threads_per_job", 1)
     resources:
         **gpu_resources("direct"),
+    conda:
+        "../../envs/nequip.yaml"
     script:
         "../scripts/train.py"

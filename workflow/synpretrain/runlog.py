@@ -36,6 +36,22 @@ def rule_log(path: str | os.PathLike | None, threads: int = 1):
             raise
 
 
+class _Lines:
+    """A file-like wrapper that turns tqdm's carriage-return redraws into separate log lines."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "\n").strip("\n")
+        if text:
+            self.handle.write(text + "\n")
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
 def progress(total: int, desc: str, log) -> tqdm:
-    """A progress bar written into the rule's log (one line every few seconds)."""
-    return tqdm(total=total, desc=desc, file=log, mininterval=5.0, ascii=True, dynamic_ncols=False)
+    """A progress bar written into the rule's log, one line at most every 10 s."""
+    return tqdm(total=total, desc=desc, file=_Lines(log), mininterval=10.0, ascii=True,
+                dynamic_ncols=False, ncols=100)

@@ -1,0 +1,73 @@
+import yaml
+
+from synpretrain import nequip_config
+from synpretrain.config import ConfigError, stage_training
+
+MODEL = {"num_layers": 4, "num_features": 32, "l_max": 1, "parity": True, "r_max": 4.0, "num_bessels": 8,
+         "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,
+         "model_dtype": "float32"}
+TRAINING = {"lr": 0.01, "batch_size": 10, "val_batch_size": 20, "max_epochs": 300, "ema_decay": 0.99,
+            "energy_weight": 4.0, "force_weight": 1.0, "accelerator": "auto",
+            "early_stopping": {"patience": 40, "min_delta": 0.005}}
+
+
+def render(**kwargs):
+    args = dict(train_file="train.extxyz", val_file="val.extxyz", symbols=["C"], model=MODEL,
+                training=TRAINING, seed=3, out_dir="/out")
+    args.update(kwargs)
+    return nequip_config.render(**args)
+
+
+def test_fresh_model_has_the_papers_architecture_and_fixed_normalisation():
+    config = render()
+    model = config["training_module"]["model"]
+    assert model["_target_"] == "nequip.model.NequIPGNNModel"
+    assert (model["num_layers"], model["num_features"], model["l_max"], model["r_max"]) == (4, 32, 1, 4.0)
+    assert (model["radial_mlp_depth"], model["radial_mlp_width"], model["num_bessels"]) == (1, 8, 8)
+    assert model["per_type_energy_shifts"] == {"C": 0.0} and model["per_type_energy_scales"] == {"C": 1.0}
+    assert model["per_type_energy_shifts_trainable"] is False and model["per_type_energy_scales_trainable"] is False
+    assert model["avg_num_neighbors"] == "${training_data_stats:num_neighbors_mean}"
+    assert model["seed"] == 3 and config["data"]["seed"] == 3
+
+
+def test_loss_ema_optimiser_and_early_stopping():
+    config = render()
+    module = config["training_module"]
+    assert module["ema_decay"] == 0.99
+    assert module["loss"]["per_atom_energy"] is True
+    assert module["loss"]["coeffs"] == {"total_energy": 4.0, "forces": 1.0}
+    assert module["optimizer"] == {"_target_": "torch.optim.Adam", "lr": 0.01}
+    stop, checkpoint = config["trainer"]["callbacks"]
+    assert stop["monitor"] == checkpoint["monitor"] == "val0_epoch/forces_rmse"
+    assert (stop["patience"], stop["min_delta"]) == (40, 0.005)
+    assert checkpoint["filename"] == "best" and checkpoint["save_last"] is True
+    assert config["trainer"]["max_epochs"] == 300 and config["trainer"]["accelerator"] == "auto"
+    assert config["data"]["train_dataloader"]["batch_size"] == 10
+    assert config["data"]["val_dataloader"]["batch_size"] == 20
+
+
+def test_fine_tuning_starts_from_the_whole_parent_package(tmp_path):
+    parent = tmp_path / "model.nequip.zip"
+    config = render(parent_package=str(parent))
+    assert config["training_module"]["model"] == {"_target_": "nequip.model.ModelFromPackage",
+                                                  "package_path": str(parent)}
+
+
+def test_rendered_config_is_plain_yaml_with_absolute_data_paths():
+    config = render()
+    assert yaml.safe_load(yaml.safe_dump(config)) == config
+    assert config["data"]["train_dataset"]["file_path"].startswith("/")
+
+
+def test_stage_overrides():
+    config = {"training": {**TRAINING, "pretrain": {"max_epochs": 40}, "finetune": {"lr": 0.001}}}
+    assert stage_training(config, "pretrain")["max_epochs"] == 40
+    assert stage_training(config, "finetune")["lr"] == 0.001
+    assert stage_training(config, "direct") == {k: v for k, v in config["training"].items()
+                                                if k not in ("pretrain", "finetune")}
+    try:
+        stage_training(config, "distill")
+    except ConfigError as error:
+        assert "distill" in str(error)
+    else:
+        raise AssertionError("an unknown stage must be rejected")

@@ -1,0 +1,146 @@
+"""End to end: the real Snakemake DAG on a tiny config (tests/data/tiny.yaml).
+
+One session-scoped run builds `all` in a temporary folder; the tests below check what it made.
+Dry runs check that a single target plans only its ancestors and that bad configs fail early,
+with a message naming the offending key.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "data" / "tiny.yaml"
+pytestmark = pytest.mark.e2e
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path = TINY, timeout: int = 900) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(configfile), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout + result.stderr
+    table = text.split("Job stats:")[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def write_config(path: Path, edit) -> Path:
+    config = yaml.safe_load(TINY.read_text())
+    edit(config)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    result = snakemake(workdir, "all")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return workdir
+
+
+def test_all_builds_figure_and_table(tiny_run):
+    results = tiny_run / "results"
+    assert (results / "fig3.pdf").read_bytes()[:5] == b"%PDF-"
+    table = pd.read_csv(results / "tables" / "table1.csv", index_col="n")
+    assert list(table.index) == [2, 4]
+    assert list(table.columns) == ["Direct", "Tersoff (KIM)", "LCBOP"]
+    for cell in table.to_numpy().ravel():
+        mean, std = (float(x) for x in re.match(r"^([\d.]+) ± ([\d.]+)\*?$", cell).groups())
+        assert math.isfinite(mean) and mean > 0 and std >= 0
+    assert "| n | Direct |" in (results / "tables" / "table1.md").read_text()
+    assert r"\begin{tabular}" in (results / "tables" / "table1.tex").read_text()
+
+
+def test_every_model_was_evaluated_with_counts(tiny_run):
+    runs = pd.read_csv(tiny_run / "results" / "tables" / "learning_curve_runs.csv")
+    # 2 sizes x 2 seeds x (direct + 2 sources) + 2 pre-trained models
+    assert len(runs) == 14
+    assert set(runs["kind"]) == {"direct", "finetune", "pretrain"}
+    assert (runs["n_structures"] == 3).all()                  # the c-real test split
+    assert (runs["n_atoms"] == 3 * 16).all()
+    assert runs["energy_rmse_mev_per_atom"].gt(0).all() and runs["force_rmse_ev_per_a"].gt(0).all()
+
+
+def test_fine_tuned_models_record_their_parent(tiny_run):
+    models = tiny_run / "results" / "models"
+    summary = json.loads((models / "finetune/lcbop/n8/c-real/n2/seed1/training.json").read_text())
+    parent = json.loads((models / "pretrain/lcbop/n8/training.json").read_text())
+    assert summary["parent_sha256"] == parent["package_sha256"]
+    assert summary["n_train"] == 2 and summary["stage"] == "finetune" and summary["seed"] == 1
+    config = yaml.safe_load((models / "finetune/lcbop/n8/c-real/n2/seed1/config.yaml").read_text())
+    assert config["training_module"]["model"]["_target_"] == "nequip.model.ModelFromPackage"
+
+
+def test_nested_training_subsets(tiny_run):
+    labels = tiny_run / "results" / "labels" / "c-real" / "xtb"
+    small, large = (labels / "train_n2.extxyz").read_text(), (labels / "train_n4.extxyz").read_text()
+    assert large.startswith(small)
+
+
+def test_labels_are_referenced_and_logged(tiny_run):
+    summary = json.loads((tiny_run / "results/labels/c-real/xtb/train.json").read_text())
+    assert summary["n_labelled"] + summary["n_dropped"] == summary["n_input"] == 8
+    assert summary["e_iso"]["C"] < 0          # GFN1-xTB's free C atom
+    log = (tiny_run / "logs/label/c-real/xtb/train.0.log").read_text()
+    assert "isolated-atom energies" in log and "labelling with xtb" in log
+    assert list((tiny_run / "benchmarks" / "train" / "direct").rglob("*.tsv"))
+
+
+def test_rerun_has_nothing_to_do(tiny_run):
+    result = snakemake(tiny_run, "-n", "all")
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_one_learning_curve_point_plans_only_its_ancestors(tmp_path):
+    point = "results/eval/finetune/lcbop/n8/c-real/n2/seed1/c-real.json"
+    jobs = planned_jobs(snakemake(tmp_path, "-n", point))
+    assert jobs["finetune"] == 1 and jobs["pretrain"] == 1 and jobs["evaluate_finetune"] == 1
+    assert "direct" not in jobs and "fig3" not in jobs
+    # labels: lcbop on c-synth train+val (1 chunk each), xtb on c-real train/val/test (2 chunks)
+    assert jobs["label_chunk"] == 2 + 6
+
+
+def test_one_figure_plans_only_what_it_needs(tmp_path):
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "results/fig3.pdf"))
+    assert jobs["fig3"] == 1 and "table1" not in jobs and "learning_curves" not in jobs
+    assert "evaluate_pretrain" not in jobs
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["model"].update(num_layerz=2), "num_layerz"),
+    (lambda c: c["training"].update(max_epochs="many"), "max_epochs"),
+    (lambda c: c["labellers"]["lcbop"].update(type="gap-99"), "labellers.lcbop.type"),
+    (lambda c: c["pretrain"].update(sources=["lcbop", "edip"]), "pretrain.sources"),
+    (lambda c: c["figures"]["fig3"].update(pretrain_size=99), "figures.fig3.pretrain_size"),
+])
+def test_bad_config_fails_at_start_naming_the_key(tmp_path, edit, message):
+    result = snakemake(tmp_path, "-n", "all", configfile=write_config(tmp_path / "bad.yaml", edit))
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_configfile_replaces_the_default_config(tmp_path):
+    """--configfile must not inherit datasets or labellers from config/config.yaml (chgnet)."""
+    result = snakemake(tmp_path, "-n", "results/labels/c-synth/chgnet/val.extxyz")
+    assert result.returncode != 0
