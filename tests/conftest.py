@@ -1,3 +1,7 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/fixtures.py
 import os
 
 # Keep every test single-threaded, like the workflow's jobs.

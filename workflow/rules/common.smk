@@ -1,18 +1,19 @@
 # Paths, wildcard constraints and config look-ups: the only place that knows the layout.
-import json
 import re
 from pathlib import Path
 
-from synpretrain.config import check_config, stage_training
+from synpretrain.config import REFERENCE, check_config, source_model, stage_training
 
-RESULTS = config.get("results", "results")
 check_config(config)
 
+RESULTS = config.get("results", "results")
+DOWNLOADS = config.get("downloads", "resources/data")
 DATASETS = config["datasets"]
 LABELLERS = config["labellers"]
 PRETRAIN = config["pretrain"]
+SOURCES = PRETRAIN["sources"]
 TARGETS = config["targets"]
-REFERENCE = "reference"  # labeller name meaning "the dataset's own labels"
+EXPERIMENTS = config["experiments"]
 
 
 def _alternatives(names):
@@ -22,8 +23,9 @@ def _alternatives(names):
 wildcard_constraints:
     dataset=_alternatives(DATASETS),
     labeller=_alternatives(list(LABELLERS) + [REFERENCE]),
-    source=_alternatives(LABELLERS),
+    source=_alternatives(SOURCES),
     target=_alternatives(TARGETS),
+    testset=_alternatives(TARGETS),
     split="train|val|test",
     n=r"\d+",
     npre=r"\d+",
@@ -38,6 +40,9 @@ def fmt_number(x):
     return f"{float(x):g}"
 
 
+# --- data ---------------------------------------------------------------------------------------
+
+
 def trajectory_files(dataset):
     gen = DATASETS[dataset]["generate"]
     return [
@@ -45,6 +50,13 @@ def trajectory_files(dataset):
         for d in gen["densities"]
         for t in gen["anneal_temperatures"]
     ]
+
+
+def raw_file(dataset):
+    """Where a downloaded (or user-supplied) raw file is cached, named as published."""
+    spec = DATASETS[dataset]
+    name = Path(spec.get("url") or spec["path"]).name
+    return f"{DOWNLOADS}/{dataset}/{name}"
 
 
 def labelled_file(dataset, labeller, split):
@@ -56,6 +68,17 @@ def labelled_file(dataset, labeller, split):
 
 def train_subset(dataset, labeller, n):
     return f"{RESULTS}/labels/{dataset}/{labeller}/train_n{n}.extxyz"
+
+
+def source_dataset(source):
+    return SOURCES[source].get("dataset", PRETRAIN["dataset"])
+
+
+def element_of(dataset):
+    return DATASETS[dataset]["element"]
+
+
+# --- models and evaluations ---------------------------------------------------------------------
 
 
 def pretrain_dir(source, npre):
@@ -71,29 +94,134 @@ def direct_dir(target, n, seed):
 
 
 def eval_file(model_dir, testset):
-    return model_dir.replace(f"{RESULTS}/models/", f"{RESULTS}/eval/", 1) + f"/{testset}.json"
+    return str(Path(model_dir.replace(f"{RESULTS}/models/", f"{RESULTS}/eval/", 1)) / f"{testset}.json")
 
 
-def learning_curve_evals():
-    """Every evaluation the learning curves need: each model on its target's test set."""
+def experiment_evals(name):
+    """Every evaluation an experiment needs: direct and fine-tuned models for each n and seed,
+    and the pre-trained models themselves, on each of its test sets."""
+    spec = EXPERIMENTS[name]
+    target = spec["target"]
+    testsets = spec.get("testsets", [target])
+    finetune_seeds = spec.get("finetune_seeds", spec["seeds"])
     files = []
-    for target, spec in TARGETS.items():
+    for testset in testsets:
         for n in spec["sizes"]:
-            for seed in spec["seeds"]:
-                files.append(eval_file(direct_dir(target, n, seed), target))
-                for source in PRETRAIN["sources"]:
-                    for npre in PRETRAIN["sizes"]:
-                        files.append(eval_file(finetune_dir(source, npre, target, n, seed), target))
-        for source in PRETRAIN["sources"]:
-            for npre in PRETRAIN["sizes"]:
-                files.append(eval_file(pretrain_dir(source, npre), target))
+            files += [eval_file(direct_dir(target, n, seed), testset) for seed in spec["seeds"]]
+            files += [
+                eval_file(finetune_dir(source, npre, target, n, seed), testset)
+                for source in spec["sources"]
+                for npre in spec["pretrain_sizes"]
+                for seed in finetune_seeds
+            ]
+        files += [
+            eval_file(pretrain_dir(source, npre), testset)
+            for source in spec["sources"]
+            for npre in spec["pretrain_sizes"]
+        ]
     return files
 
 
-FINAL_TARGETS = [
-    f"{RESULTS}/fig3.pdf",
-    f"{RESULTS}/tables/table1.csv",
-    f"{RESULTS}/tables/table1.md",
-    f"{RESULTS}/tables/table1.tex",
-    f"{RESULTS}/tables/learning_curves.csv",
-]
+def all_evals():
+    return sorted({f for name in EXPERIMENTS for f in experiment_evals(name)})
+
+
+def display(source):
+    """How figures and tables show a pre-training source (its own display, else its labeller's)."""
+    spec = SOURCES[source]
+    return {**LABELLERS.get(spec["labeller"], {}).get("display", {}), **spec.get("display", {})}
+
+
+# --- data (data.smk) ------------------------------------------------------------
+
+
+def assemble_inputs(wildcards):
+    spec = DATASETS[wildcards.dataset]
+    if spec["source"] == "generate":
+        return {"trajectories": trajectory_files(wildcards.dataset)}
+    if spec["source"] == "download":
+        return {"raw": raw_file(wildcards.dataset)}
+    parent = spec["derived"]
+    return {split: labelled_file(parent["from"], parent["labeller"], split) for split in ("train", "val", "test")}
+
+
+# --- labels (label.smk) ---------------------------------------------------------
+
+
+def n_chunks(labeller, split):
+    """Parallel jobs for a split: `chunks` for the (large) train split, one for val and test."""
+    return LABELLERS[labeller].get("chunks", 1) if split == "train" else 1
+
+
+def potential_file(labeller):
+    """A labeller's parameter file, when the workflow downloads it (`url:`); a `path:` is used in place."""
+    url = LABELLERS[labeller].get("url")
+    return f"{DOWNLOADS}/potentials/{labeller}/{Path(url).name}" if url else None
+
+
+def label_inputs(wildcards):
+    inputs = {
+        "frames": f"{RESULTS}/data/{wildcards.dataset}/{wildcards.split}.extxyz",
+        "counts": f"{RESULTS}/data/{wildcards.dataset}/split.json",
+    }
+    if potential_file(wildcards.labeller):
+        inputs["potential"] = potential_file(wildcards.labeller)
+    return inputs
+
+
+def labels_summary(dataset, labeller, split):
+    """The JSON next to a labelled split: how many structures it holds (and dropped)."""
+    if labeller == REFERENCE:
+        return f"{RESULTS}/data/{dataset}/split.json"
+    return f"{RESULTS}/labels/{dataset}/{labeller}/{split}.json"
+
+
+# --- training (train.smk) -------------------------------------------------------
+
+
+def target_files(target, n):
+    spec = TARGETS[target]
+    return {
+        "train": train_subset(spec["dataset"], spec["labeller"], n),
+        "val": labelled_file(spec["dataset"], spec["labeller"], "val"),
+    }
+
+
+def source_files(source, npre):
+    dataset, labeller = source_dataset(source), SOURCES[source]["labeller"]
+    return {
+        "train": train_subset(dataset, labeller, npre),
+        "val": labelled_file(dataset, labeller, "val"),
+    }
+
+
+def gpu_resources(stage):
+    """Training jobs hold one GPU each (on CPU-only machines the job simply runs on the CPU)."""
+    spec = config.get("resources", {}).get(stage, {})
+    return {"gpu": spec.get("gpu", 1), "runtime": spec.get("runtime", 60), "mem_mb": spec.get("mem_mb", 4000)}
+
+
+# --- evaluation (evaluate.smk) --------------------------------------------------
+
+
+def test_file(testset):
+    spec = TARGETS[testset]
+    return labelled_file(spec["dataset"], spec["labeller"], "test")
+
+
+# --- figures and tables (figures.smk) -------------------------------------------
+
+
+def experiment_params(name):
+    spec = EXPERIMENTS.get(name, {})
+    return {
+        "target": spec.get("target"),
+        "npre": max(spec.get("pretrain_sizes", [0])),
+        "sources": spec.get("sources", []),
+        "displays": {source: display(source) for source in spec.get("sources", [])},
+    }
+
+
+FINAL_TARGETS = [f"{RESULTS}/tables/learning_curves.csv"]
+if "fig3" in EXPERIMENTS:
+    FINAL_TARGETS += [f"{RESULTS}/fig3.pdf"] + [f"{RESULTS}/tables/table1.{ext}" for ext in ("csv", "md", "tex")]

@@ -1,11 +1,6 @@
 # Evaluation of every model on a labelled test set: energy meV/atom, force eV/Å, counts, timings.
 
 
-def test_file(testset):
-    spec = TARGETS[testset]
-    return labelled_file(spec["dataset"], spec["labeller"], "test")
-
-
 rule evaluate_direct:
     input:
         package=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
@@ -21,8 +16,6 @@ rule evaluate_direct:
     benchmark:
         "benchmarks/eval/direct/{target}/n{n}/seed{seed}/{testset}.tsv"
     threads: config.get("threads_per_job", 1)
-    wildcard_constraints:
-        testset=_alternatives(TARGETS),
     conda:
         "../../envs/nequip.yaml"
     script:
@@ -66,7 +59,7 @@ use rule evaluate_direct as evaluate_pretrain with:
 rule learning_curves:
     """Every evaluation in one tidy table (one row per model and test set)."""
     input:
-        learning_curve_evals(),
+        all_evals(),
     output:
         runs=f"{RESULTS}/tables/learning_curve_runs.csv",
         curves=f"{RESULTS}/tables/learning_curves.csv",

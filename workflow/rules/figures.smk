@@ -1,38 +1,16 @@
-# Tables and figures.
-
-FIG3 = config["figures"].get("fig3", {})
-
-
-def fig3_evals():
-    """The evaluations Fig 3 and Table 1 draw on, and nothing more."""
-    target, npre = FIG3["target"], FIG3["pretrain_size"]
-    spec = TARGETS[target]
-    files = []
-    for n in spec["sizes"]:
-        for seed in spec["seeds"]:
-            files.append(eval_file(direct_dir(target, n, seed), target))
-            for source in PRETRAIN["sources"]:
-                files.append(eval_file(finetune_dir(source, npre, target, n, seed), target))
-    return files
-
-
-def displays():
-    return {name: spec.get("display", {}) for name, spec in LABELLERS.items()}
+# Tables and figures, each drawn from exactly the evaluations of its experiment.
 
 
 rule table1:
     """Table 1: energy RMSE mean ± std over seeds, by pre-training source and n."""
     input:
-        fig3_evals(),
+        lambda wc: experiment_evals("fig3"),
     output:
         csv=f"{RESULTS}/tables/table1.csv",
         md=f"{RESULTS}/tables/table1.md",
         tex=f"{RESULTS}/tables/table1.tex",
     params:
-        target=FIG3.get("target"),
-        npre=FIG3.get("pretrain_size"),
-        sources=PRETRAIN["sources"],
-        displays=displays(),
+        **experiment_params("fig3"),
     log:
         "logs/tables/table1.log",
     conda:
@@ -44,14 +22,11 @@ rule table1:
 rule fig3:
     """Fig 3: learning curves per synthetic label source vs direct training."""
     input:
-        fig3_evals(),
+        lambda wc: experiment_evals("fig3"),
     output:
         f"{RESULTS}/fig3.pdf",
     params:
-        target=FIG3.get("target"),
-        npre=FIG3.get("pretrain_size"),
-        sources=PRETRAIN["sources"],
-        displays=displays(),
+        **experiment_params("fig3"),
         note=config.get("figure_note", ""),
     log:
         "logs/figures/fig3.log",

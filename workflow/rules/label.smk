@@ -1,20 +1,32 @@
 # Synthetic (and demo "real") labels: one job per labeller and chunk, then merged in order.
 
 
-def n_chunks(labeller):
-    return LABELLERS[labeller].get("chunks", 1)
+rule acquire_potential:
+    """A labeller's parameter file (GAP XML, ACE YAML), downloaded or copied, SHA-256 checked."""
+    output:
+        f"{DOWNLOADS}/potentials/{{labeller}}/{{filename}}",
+    params:
+        spec=lambda wc: LABELLERS[wc.labeller],
+    log:
+        "logs/acquire/potentials/{labeller}/{filename}.log",
+    wildcard_constraints:
+        filename=r"[^/]+",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/acquire_potential.py"
 
 
 rule label_chunk:
     """Energies (referenced to the labeller's isolated atom) and forces for one chunk."""
     input:
-        f"{RESULTS}/data/{{dataset}}/{{split}}.extxyz",
+        unpack(label_inputs),
     output:
         frames=temp(f"{RESULTS}/labels/{{dataset}}/{{labeller}}/chunks/{{split}}.{{chunk}}.extxyz"),
         summary=temp(f"{RESULTS}/labels/{{dataset}}/{{labeller}}/chunks/{{split}}.{{chunk}}.json"),
     params:
         options=lambda wc: LABELLERS[wc.labeller],
-        n_chunks=lambda wc: n_chunks(wc.labeller),
+        n_chunks=lambda wc: n_chunks(wc.labeller, wc.split),
     log:
         "logs/label/{dataset}/{labeller}/{split}.{chunk}.log",
     benchmark:
@@ -27,15 +39,15 @@ rule label_chunk:
 
 
 rule merge_labels:
-    """Concatenate the chunks in order; report structures the labeller dropped."""
+    """Concatenate the chunks in order (as text: no re-parsing); report dropped structures."""
     input:
         frames=lambda wc: expand(
             f"{RESULTS}/labels/{wc.dataset}/{wc.labeller}/chunks/{wc.split}.{{chunk}}.extxyz",
-            chunk=range(n_chunks(wc.labeller)),
+            chunk=range(n_chunks(wc.labeller, wc.split)),
         ),
         summaries=lambda wc: expand(
             f"{RESULTS}/labels/{wc.dataset}/{wc.labeller}/chunks/{wc.split}.{{chunk}}.json",
-            chunk=range(n_chunks(wc.labeller)),
+            chunk=range(n_chunks(wc.labeller, wc.split)),
         ),
     output:
         frames=f"{RESULTS}/labels/{{dataset}}/{{labeller}}/{{split}}.extxyz",
@@ -51,7 +63,8 @@ rule merge_labels:
 rule train_subset:
     """The first n labelled training structures (nested subsets, identical for every seed)."""
     input:
-        lambda wc: labelled_file(wc.dataset, wc.labeller, "train"),
+        frames=lambda wc: labelled_file(wc.dataset, wc.labeller, "train"),
+        summary=lambda wc: labels_summary(wc.dataset, wc.labeller, "train"),
     output:
         f"{RESULTS}/labels/{{dataset}}/{{labeller}}/train_n{{n}}.extxyz",
     log:

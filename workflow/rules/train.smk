@@ -2,35 +2,19 @@
 # Every model folder holds config.yaml (what nequip-train ran), best.ckpt/last.ckpt, the CSV log,
 # model.nequip.zip (self-contained) and training.json (summary + provenance).
 
-MODEL_OUTPUTS = ["model.nequip.zip", "training.json"]
-
-
-def target_files(target, n):
-    spec = TARGETS[target]
-    return {
-        "train": train_subset(spec["dataset"], spec["labeller"], n),
-        "val": labelled_file(spec["dataset"], spec["labeller"], "val"),
-    }
-
-
-def gpu_resources(stage):
-    """Training jobs hold one GPU each (on CPU-only machines the job simply runs on the CPU)."""
-    spec = config.get("resources", {}).get(stage, {})
-    return {"gpu": spec.get("gpu", 1), "runtime": spec.get("runtime", 60), "mem_mb": spec.get("mem_mb", 4000)}
-
 
 rule pretrain:
     """Pre-train on npre structures labelled by one synthetic source (seed from pretrain.seed)."""
     input:
-        train=lambda wc: train_subset(PRETRAIN["dataset"], wc.source, wc.npre),
-        val=lambda wc: labelled_file(PRETRAIN["dataset"], wc.source, "val"),
+        unpack(lambda wc: source_files(wc.source, wc.npre)),
     output:
         package=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
         summary=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/training.json",
     params:
         stage="pretrain",
         seed=PRETRAIN.get("seed", 42),
-        symbols=lambda wc: [DATASETS[PRETRAIN["dataset"]]["element"]],
+        symbols=lambda wc: [element_of(source_dataset(wc.source))],
+        model=lambda wc: source_model(config, wc.source),
         training=stage_training(config, "pretrain"),
     log:
         "logs/train/pretrain/{source}/n{npre}.log",
@@ -56,7 +40,8 @@ rule finetune:
     params:
         stage="finetune",
         seed=lambda wc: int(wc.seed),
-        symbols=lambda wc: [DATASETS[TARGETS[wc.target]["dataset"]]["element"]],
+        symbols=lambda wc: [element_of(TARGETS[wc.target]["dataset"])],
+        model=lambda wc: source_model(config, wc.source),  # the parent's architecture and r_max
         training=stage_training(config, "finetune"),
     log:
         "logs/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.log",
@@ -81,7 +66,8 @@ rule direct:
     params:
         stage="direct",
         seed=lambda wc: int(wc.seed),
-        symbols=lambda wc: [DATASETS[TARGETS[wc.target]["dataset"]]["element"]],
+        symbols=lambda wc: [element_of(TARGETS[wc.target]["dataset"])],
+        model=config["model"],
         training=stage_training(config, "direct"),
     log:
         "logs/train/direct/{target}/n{n}/seed{seed}.log",

@@ -1,18 +1,14 @@
-"""Snakemake script: trajectories -> filtered, pooled, split train/val/test files."""
-from synpretrain.datasets import assemble
-from synpretrain.io import read_extxyz, write_extxyz, write_json
-from synpretrain.runlog import rule_log
+"""Snakemake script: a dataset's inputs -> filtered, split train/val/test files + split.json."""
+from synpretrain.datasets import SPLITS, assemble
+from synpretrain.io import write_json
+from synpretrain.runlog import progress, rule_log
 
-with rule_log(snakemake.log[0], snakemake.threads):
-    spec = snakemake.params.spec
-    trajectories = [read_extxyz(path) for path in snakemake.input]
-    split_cfg = spec.get("split", {})
-    parts, split = assemble(trajectories, spec["min_time"], split_cfg.get("test_size"),
-                            split_cfg.get("val_size"), split_cfg.get("seed", 42))
-    for name, frames in parts.items():
-        write_extxyz(snakemake.output[name], frames)
-    summary = {name: len(frames) for name, frames in parts.items()}
-    summary.update(n_trajectories=len(trajectories), min_time_ps=spec["min_time"],
-                   indices={k: v.tolist() for k, v in split.as_dict().items()})
+with rule_log(snakemake.log[0], snakemake.threads) as log:
+    inputs = {key: value for key, value in snakemake.input.items()}
+    outputs = {name: snakemake.output[name] for name in SPLITS}
+    n_files = len(inputs.get("trajectories", [])) or None
+    bar = progress(n_files, f"reading {snakemake.wildcards.dataset}", log)
+    summary = assemble(snakemake.params.spec, inputs, outputs, progress=bar)
+    bar.close()
     write_json(snakemake.output.summary, summary)
     print({k: v for k, v in summary.items() if k != "indices"})

@@ -2,46 +2,80 @@
 
 The schema (config/schema.yaml) checks types, ranges and unknown keys; this module checks that
 names refer to each other correctly, and fails with a message that names the offending key.
+It never touches the file system: planning a paper-scale DAG must not need its data.
 """
 from __future__ import annotations
 
 from . import labellers as registry
 
 STAGES = ("pretrain", "finetune", "direct")
-REFERENCE = "reference"
+REFERENCE = "reference"  # labeller name meaning "the dataset's own labels"
+LABELLED_FORMATS = {"c-gap-17", "c-gap-20u", "si-gap-18"}
 
 
 class ConfigError(ValueError):
     pass
 
 
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def has_own_labels(datasets: dict, name: str) -> bool:
+    spec = datasets[name]
+    return spec["source"] == "derived" or spec.get("format") in LABELLED_FORMATS
+
+
 def check_config(config: dict) -> None:
     datasets, labellers = config["datasets"], config["labellers"]
+    _require(REFERENCE not in labellers, f"labellers.{REFERENCE}: the name is reserved for a dataset's own labels")
     for name, spec in labellers.items():
-        if spec["type"] not in registry.REGISTRY:
-            raise ConfigError(f"labellers.{name}.type: unknown labeller type {spec['type']!r}; "
-                              f"registered: {', '.join(sorted(registry.REGISTRY))}")
+        _require(spec["type"] in registry.REGISTRY,
+                 f"labellers.{name}.type: unknown labeller type {spec['type']!r}; "
+                 f"registered: {', '.join(sorted(registry.REGISTRY))}")
+
+    def labeller_of(key: str, dataset: str, labeller: str) -> None:
+        if labeller == REFERENCE:
+            _require(has_own_labels(datasets, dataset),
+                     f"{key}: {dataset!r} carries no labels of its own, so it cannot use {REFERENCE!r}")
+        else:
+            _require(labeller in labellers, f"{key}: {labeller!r} is neither {REFERENCE!r} nor a key of `labellers`")
+
     for name, spec in datasets.items():
-        if spec["source"] == "generate" and "generate" not in spec:
-            raise ConfigError(f"datasets.{name}: source is `generate` but there is no `generate:` block")
+        if spec["source"] == "download":
+            _require(bool(spec.get("url") or spec.get("path")),
+                     f"datasets.{name}: a downloaded dataset needs `url:` or `path:`")
+        if spec["source"] == "derived":
+            parent = spec["derived"]["from"]
+            _require(parent in datasets and parent != name,
+                     f"datasets.{name}.derived.from: {parent!r} is not another key of `datasets`")
+            labeller_of(f"datasets.{name}.derived.labeller", parent, spec["derived"]["labeller"])
+
     pretrain = config["pretrain"]
-    if pretrain["dataset"] not in datasets:
-        raise ConfigError(f"pretrain.dataset: {pretrain['dataset']!r} is not a key of `datasets`")
-    for source in pretrain["sources"]:
-        if source not in labellers:
-            raise ConfigError(f"pretrain.sources: {source!r} is not a key of `labellers`")
+    _require(pretrain["dataset"] in datasets, f"pretrain.dataset: {pretrain['dataset']!r} is not a key of `datasets`")
+    for name, source in pretrain["sources"].items():
+        dataset = source.get("dataset", pretrain["dataset"])
+        _require(dataset in datasets, f"pretrain.sources.{name}.dataset: {dataset!r} is not a key of `datasets`")
+        labeller_of(f"pretrain.sources.{name}.labeller", dataset, source["labeller"])
+
     for name, target in config["targets"].items():
-        if target["dataset"] not in datasets:
-            raise ConfigError(f"targets.{name}.dataset: {target['dataset']!r} is not a key of `datasets`")
-        if target["labeller"] != REFERENCE and target["labeller"] not in labellers:
-            raise ConfigError(f"targets.{name}.labeller: {target['labeller']!r} is neither "
-                              f"{REFERENCE!r} nor a key of `labellers`")
-    fig3 = config["figures"].get("fig3")
-    if fig3:
-        if fig3["target"] not in config["targets"]:
-            raise ConfigError(f"figures.fig3.target: {fig3['target']!r} is not a key of `targets`")
-        if fig3["pretrain_size"] not in pretrain["sizes"]:
-            raise ConfigError(f"figures.fig3.pretrain_size: {fig3['pretrain_size']} is not in pretrain.sizes")
+        _require(target["dataset"] in datasets,
+                 f"targets.{name}.dataset: {target['dataset']!r} is not a key of `datasets`")
+        labeller_of(f"targets.{name}.labeller", target["dataset"], target["labeller"])
+
+    for name, experiment in config["experiments"].items():
+        key = f"experiments.{name}"
+        _require(experiment["target"] in config["targets"],
+                 f"{key}.target: {experiment['target']!r} is not a key of `targets`")
+        target_element = datasets[config["targets"][experiment["target"]]["dataset"]]["element"]
+        for source in experiment["sources"]:
+            _require(source in pretrain["sources"], f"{key}.sources: {source!r} is not a key of `pretrain.sources`")
+            element = datasets[pretrain["sources"][source].get("dataset", pretrain["dataset"])]["element"]
+            _require(element == target_element, f"{key}.sources: {source!r} is pre-trained on {element} but "
+                     f"the target {experiment['target']!r} is {target_element}; use an alchemical dataset")
+        for testset in experiment.get("testsets", []):
+            _require(testset in config["targets"], f"{key}.testsets: {testset!r} is not a key of `targets`")
 
 
 def stage_training(config: dict, stage: str) -> dict:
@@ -51,3 +85,8 @@ def stage_training(config: dict, stage: str) -> dict:
     training = {k: v for k, v in config["training"].items() if k not in STAGES}
     training.update(config["training"].get(stage) or {})
     return training
+
+
+def source_model(config: dict, source: str) -> dict:
+    """The model block of a pre-training source (`pretrain.sources.<name>.model` overrides)."""
+    return {**config["model"], **(config["pretrain"]["sources"][source].get("model") or {})}

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import ase.io
+import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -49,6 +51,14 @@ def read_extxyz(path: str | os.PathLike, index: str = ":") -> list[Atoms]:
     return ase.io.read(path, index=index, format="extxyz")
 
 
+def concatenate(parts: Iterable[str | os.PathLike], path: str | os.PathLike) -> None:
+    """Join extxyz files into one, atomically, as bytes (a concatenation of extxyz is extxyz)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+
+
 def write_json(path: str | os.PathLike, data) -> None:
     with atomic_path(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -58,8 +68,11 @@ def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text())
 
 
-def with_labels(atoms: Atoms, energy: float, forces) -> Atoms:
-    """A copy of `atoms` that carries `energy` and `forces` as its (single-point) results."""
-    labelled = atoms.copy()
-    labelled.calc = SinglePointCalculator(labelled, energy=float(energy), forces=forces)
-    return labelled
+def with_labels(atoms: Atoms, energy: float, forces, info: dict | None = None) -> Atoms:
+    """A bare copy of `atoms` (species, positions, cell, pbc) carrying `energy` and `forces` as
+    its single-point results and `info` (default: a copy of atoms.info); no other per-atom arrays
+    travel along (e.g. C-SYNTH's gap17_energy columns)."""
+    bare = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    bare.info.update(dict(atoms.info) if info is None else info)
+    bare.calc = SinglePointCalculator(bare, energy=float(energy), forces=np.asarray(forces, dtype=float))
+    return bare

