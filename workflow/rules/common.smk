@@ -97,9 +97,9 @@ def eval_file(model_dir, testset):
     return str(Path(model_dir.replace(f"{RESULTS}/models/", f"{RESULTS}/eval/", 1)) / f"{testset}.json")
 
 
-def experiment_evals(name):
+def experiment_evals(name, pretrained=True):
     """Every evaluation an experiment needs: direct and fine-tuned models for each n and seed,
-    and the pre-trained models themselves, on each of its test sets."""
+    and (`pretrained`) the pre-trained models themselves, on each of its test sets."""
     spec = EXPERIMENTS[name]
     target = spec["target"]
     testsets = spec.get("testsets", [target])
@@ -118,6 +118,7 @@ def experiment_evals(name):
             eval_file(pretrain_dir(source, npre), testset)
             for source in spec["sources"]
             for npre in spec["pretrain_sizes"]
+            if pretrained
         ]
     return files
 

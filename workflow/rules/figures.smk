@@ -4,7 +4,7 @@
 rule table1:
     """Table 1: energy RMSE mean ± std over seeds, by pre-training source and n."""
     input:
-        lambda wc: experiment_evals("fig3"),
+        lambda wc: experiment_evals("fig3", pretrained=False),
     output:
         csv=f"{RESULTS}/tables/table1.csv",
         md=f"{RESULTS}/tables/table1.md",
@@ -22,7 +22,7 @@ rule table1:
 rule fig3:
     """Fig 3: learning curves per synthetic label source vs direct training."""
     input:
-        lambda wc: experiment_evals("fig3"),
+        lambda wc: experiment_evals("fig3", pretrained=False),
     output:
         f"{RESULTS}/fig3.pdf",
     params:

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from synpretrain import nequip_config, training
+from synpretrain.acquire import sha256
 from synpretrain.io import read_extxyz
 from synpretrain.runlog import rule_log
 
@@ -10,15 +11,15 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     parent = snakemake.input.get("parent")
     config = nequip_config.render(
         train_file=snakemake.input.train, val_file=snakemake.input.val,
-        symbols=list(snakemake.params.symbols), model=snakemake.config["model"],
+        symbols=list(snakemake.params.symbols), model=snakemake.params.model,
         training=snakemake.params.training, seed=snakemake.params.seed,
         out_dir=str(out_dir.resolve()), parent_package=parent)
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
         "n_train": len(read_extxyz(snakemake.input.train)),
         "n_val": len(read_extxyz(snakemake.input.val)),
-        "train_file": str(snakemake.input.train), "train_sha256": training.sha256(snakemake.input.train),
-        "parent_package": parent, "parent_sha256": training.sha256(parent) if parent else None,
+        "train_file": str(snakemake.input.train), "train_sha256": sha256(snakemake.input.train),
+        "parent_package": parent, "parent_sha256": sha256(parent) if parent else None,
         "wildcards": dict(snakemake.wildcards),
     }
     summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,

@@ -8,7 +8,6 @@ training and packaging succeeded, so Snakemake never takes a half-trained model 
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -20,24 +19,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .acquire import sha256
 from .io import atomic_path, write_json
 from .nequip_config import MONITOR
 
-CONFIG_NAME = "config"
-
-
-def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _bin(name: str) -> str:
-    """A console script of this Python environment (falls back to PATH)."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+from .nequip_runner import CONFIG_NAME
 
 
 def thread_env(threads: int) -> dict:
@@ -64,25 +50,17 @@ def prepare_run(out_dir: Path, config: dict) -> list[str]:
     return []
 
 
-def run_nequip_train(out_dir: Path, overrides: list[str], threads: int, log) -> None:
-    out_dir = out_dir.resolve()
-    command = [_bin("nequip-train"), "-cp", str(out_dir), "-cn", CONFIG_NAME,
-               f"hydra.run.dir={out_dir}", *overrides]
-    log.write(f"$ {' '.join(command)}\n")
-    log.flush()
-    result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=thread_env(threads))
-    if result.returncode != 0:
-        raise RuntimeError(f"nequip-train failed with exit code {result.returncode}; see the log")
-
-
-def package(checkpoint: Path, package_path: Path, threads: int, log) -> None:
+def train_and_package(out_dir: Path, package_path: Path, overrides: list[str], threads: int, log) -> None:
+    """`nequip-train` on out_dir/config.yaml, then `nequip-package build best.ckpt`, in one child
+    process (`nequip_runner`); the package appears at `package_path` only if both succeed."""
     with atomic_path(package_path, suffix=".nequip.zip") as tmp:
-        command = [_bin("nequip-package"), "build", str(checkpoint), str(tmp)]
+        command = [sys.executable, "-m", "synpretrain.nequip_runner", str(out_dir.resolve()), str(tmp), *overrides]
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=thread_env(threads))
         if result.returncode != 0:
-            raise RuntimeError(f"nequip-package failed with exit code {result.returncode}; see the log")
+            raise RuntimeError(f"training or packaging in {out_dir} failed (exit code {result.returncode}); "
+                               "see the log above")
 
 
 def read_history(out_dir: Path) -> pd.DataFrame:
@@ -116,11 +94,7 @@ def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathL
     overrides = prepare_run(out_dir, config)
     if overrides:
         log.write(f"resuming from {out_dir / 'last.ckpt'}\n")
-    run_nequip_train(out_dir, overrides, threads, log)
-    best = out_dir / "best.ckpt"
-    if not best.exists():
-        raise RuntimeError(f"nequip-train finished without writing {best}")
-    package(best, Path(package_path), threads, log)
+    train_and_package(out_dir, Path(package_path), overrides, threads, log)
     summary = summarise(out_dir, read_history(out_dir), time.perf_counter() - start,
                         {**(extra or {}), "package_sha256": sha256(package_path)})
     write_json(summary_path, summary)
