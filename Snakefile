@@ -28,11 +28,15 @@ if not workflow.overwrite_configfiles:
 validate(config, "config/schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/label.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -71,14 +71,47 @@ def test_all_builds_figure_and_table(tiny_run):
     assert r"\begin{tabular}" in (results / "tables" / "table1.tex").read_text()
 
 
+def test_every_figure_is_a_pdf(tiny_run):
+    for name in ("fig2", "fig3", "fig4", "fig5"):
+        assert (tiny_run / "results" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", name
+
+
 def test_every_model_was_evaluated_with_counts(tiny_run):
     runs = pd.read_csv(tiny_run / "results" / "tables" / "learning_curve_runs.csv")
-    # 2 sizes x 2 seeds x (direct + 2 sources) + 2 pre-trained models
-    assert len(runs) == 14
+    runs["target"] = runs["target"].fillna("")                 # pre-trained models have no target
+    on_real = runs[(runs["target"] == "c-real") & (runs["testset"] == "c-real")]
+    # Fig 3: 2 sizes x 2 seeds x (direct + 2 sources); Fig 2 adds lcbop n4 x 2 sizes x 1 seed
+    assert len(on_real) == 12 + 2
     assert set(runs["kind"]) == {"direct", "finetune", "pretrain"}
-    assert (runs["n_structures"] == 3).all()                  # the c-real test split
-    assert (runs["n_atoms"] == 3 * 16).all()
+    assert (on_real["n_structures"] == 3).all() and (on_real["n_atoms"] == 3 * 16).all()
+    general = runs[(runs["target"] == "c-dense") & (runs["testset"] == "c-real")]
+    assert len(general) == 2 * 2 * 2                           # Fig 4c: direct + fine-tuned, 2 sizes, 2 seeds
+    assert set(runs.loc[runs["testset"] == "si-real", "target"]) == {"si-real", ""}
     assert runs["energy_rmse_mev_per_atom"].gt(0).all() and runs["force_rmse_ev_per_a"].gt(0).all()
+
+
+def test_md_stability_runs_are_measured_and_saved(tiny_run):
+    md = tiny_run / "results" / "md"
+    for model in ("direct/c-dense/n4/seed1", "finetune/lcbop/n8/c-dense/n4/seed1"):
+        summary = json.loads((md / model / "stability.json").read_text())
+        assert {"completed", "first_unphysical_ps", "hold_epot_drift_mev_per_atom_per_ps"} <= set(summary)
+        frames = pd.read_csv(md / model / "stability.csv")
+        histogram = frames[[f"cn{k}" for k in range(8)] + ["cn8+"]]
+        assert frames["time_ps"].iloc[0] == 0 and (histogram.sum(axis=1) - 1).abs().max() < 1e-9
+        assert (md / model / "trajectory.extxyz").stat().st_size > 0
+
+
+def test_alchemical_dataset_is_scaled_silicon(tiny_run):
+    import ase.io
+
+    carbon = ase.io.read(tiny_run / "results/labels/c-synth/lcbop/train.extxyz", ":")
+    silicon = ase.io.read(tiny_run / "results/data/c-synth-si/train.extxyz", ":")
+    assert len(carbon) == len(silicon)
+    assert set(silicon[0].get_chemical_symbols()) == {"Si"}
+    assert silicon[0].cell.volume == pytest.approx(1.5**3 * carbon[0].cell.volume)
+    assert silicon[0].get_potential_energy() == pytest.approx(carbon[0].get_potential_energy())
+    umap = pd.read_csv(tiny_run / "results/analysis/umap/fig5.csv")
+    assert set(umap["set"]) == {"c-synth", "c-synth-si", "si-real"}
 
 
 def test_fine_tuned_models_record_their_parent(tiny_run):
@@ -123,7 +156,11 @@ def test_one_learning_curve_point_plans_only_its_ancestors(tmp_path):
 def test_one_figure_plans_only_what_it_needs(tmp_path):
     jobs = planned_jobs(snakemake(tmp_path, "-n", "results/fig3.pdf"))
     assert jobs["fig3"] == 1 and "table1" not in jobs and "learning_curves" not in jobs
-    assert "evaluate_pretrain" not in jobs
+    assert "evaluate_pretrain" not in jobs and "md_stability" not in jobs and "environment_map" not in jobs
+    assert jobs["assemble_dataset"] == 2                                # c-synth and c-real only
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "results/fig4.pdf"))
+    assert jobs["md_stability"] == 2 and jobs["environment_map"] == 1 and "fig5" not in jobs
+    assert jobs["assemble_dataset"] == 3                                # + c-dense; no silicon
 
 
 @pytest.mark.parametrize("edit, message", [  # more cases, without Snakemake, in test_config.py

@@ -14,6 +14,8 @@ PRETRAIN = config["pretrain"]
 SOURCES = PRETRAIN["sources"]
 TARGETS = config["targets"]
 EXPERIMENTS = config["experiments"]
+FIGURES = config.get("figures", {})
+MD = config.get("md", {})
 
 
 def _alternatives(names):
@@ -31,6 +33,8 @@ wildcard_constraints:
     npre=r"\d+",
     seed=r"\d+",
     chunk=r"\d+",
+    figure=r"fig\d+",
+    model=r"direct/[^/]+/n\d+/seed\d+|finetune/[^/]+/n\d+/[^/]+/n\d+/seed\d+|pretrain/[^/]+/n\d+",
     density=r"[0-9.]+",
     temperature=r"[0-9.]+",
 
@@ -223,6 +227,44 @@ def experiment_params(name):
     }
 
 
+# --- analysis and figures beyond Fig 3 (analysis.smk, figures.smk) ---------------------------
+
+
+def md_structure_file():
+    spec = MD["structure"]
+    return f"{RESULTS}/data/{spec['dataset']}/{spec.get('split', 'test')}.extxyz"
+
+
+def fig4_md_models():
+    """The two models whose MD stability Fig 4d compares: direct vs fine-tuned on the same data."""
+    spec, experiment = FIGURES["fig4"], EXPERIMENTS["fig4"]
+    n, seed = spec.get("md_n", max(experiment["sizes"])), spec.get("md_seed", experiment["seeds"][0])
+    source, npre = experiment["sources"][0], max(experiment["pretrain_sizes"])
+    return {
+        "direct": direct_dir(experiment["target"], n, seed).replace(f"{RESULTS}/models/", "", 1),
+        "finetune": finetune_dir(source, npre, experiment["target"], n, seed).replace(f"{RESULTS}/models/", "", 1),
+    }
+
+
+def md_files(kind):
+    return {name: f"{RESULTS}/md/{model}/stability.{kind}" for name, model in fig4_md_models().items()}
+
+
+def umap_inputs(wildcards):
+    spec = FIGURES[wildcards.figure]["umap"]
+    split = spec.get("split", "train")
+    return {
+        "reference": [f"{RESULTS}/data/{d}/{split}.extxyz" for d in spec["reference"]],
+        "projected": [f"{RESULTS}/data/{d}/{split}.extxyz" for d in spec["projected"]],
+    }
+
+
+def figure_enabled(name):
+    """A figure is built when its experiment is configured (and, for Figs 4-5, its settings)."""
+    return name in EXPERIMENTS and (name in ("fig2", "fig3") or name in FIGURES)
+
+
 FINAL_TARGETS = [f"{RESULTS}/tables/learning_curves.csv"]
+FINAL_TARGETS += [f"{RESULTS}/{name}.pdf" for name in ("fig2", "fig3", "fig4", "fig5") if figure_enabled(name)]
 if "fig3" in EXPERIMENTS:
-    FINAL_TARGETS += [f"{RESULTS}/fig3.pdf"] + [f"{RESULTS}/tables/table1.{ext}" for ext in ("csv", "md", "tex")]
+    FINAL_TARGETS += [f"{RESULTS}/tables/table1.{ext}" for ext in ("csv", "md", "tex")]

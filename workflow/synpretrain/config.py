@@ -76,6 +76,9 @@ def check_config(config: dict) -> None:
                      f"the target {experiment['target']!r} is {target_element}; use an alchemical dataset")
         for testset in experiment.get("testsets", []):
             _require(testset in config["targets"], f"{key}.testsets: {testset!r} is not a key of `targets`")
+            element = datasets[config["targets"][testset]["dataset"]]["element"]
+            _require(element == target_element, f"{key}.testsets: {testset!r} is {element}, but the models of "
+                     f"{name} are trained on {target_element}")
 
 
 def stage_training(config: dict, stage: str) -> dict:

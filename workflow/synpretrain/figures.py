@@ -1,4 +1,8 @@
-"""The paper's figures, drawn from the learning-curve table."""
+"""The paper's figures, drawn from the learning-curve table (and, for Figs 4-5, the analyses).
+
+Every learning curve is the best of seeds (as the paper plots), with the range over seeds shaded
+and diverged runs marked with a star (the paper's asterisks), never hidden.
+"""
 from __future__ import annotations
 
 import matplotlib
@@ -7,10 +11,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
+from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter  # noqa: E402
 
 DIRECT_STYLE = {"label": "Direct", "color": "black", "family": "direct"}
 FALLBACK_COLORS = ["#d62728", "#ffa319", "#6fa8dc", "#77c9a8", "#9467bd", "#8c564b"]
+METRICS = (("energy", "Energy RMSE (meV/atom)"), ("force", "Force RMSE (eV/Å)"))
+SPREAD = "best of seeds (line), range over seeds (band), ★ = a diverged run"
 
 
 def source_style(name: str, display: dict | None, index: int) -> dict:
@@ -21,56 +27,224 @@ def source_style(name: str, display: dict | None, index: int) -> dict:
 
 def _line_kwargs(style: dict) -> dict:
     empirical = style["family"] == "empirical"
-    return {"color": style["color"], "label": style["label"], "linestyle": "--" if empirical else "-",
-            "marker": "D" if empirical else "o", "markersize": 5 if empirical else 5, "linewidth": 1.6}
+    return {"color": style["color"], "label": style["label"], "linestyle": style.get("linestyle", "--" if empirical else "-"),
+            "marker": "D" if empirical else "o", "markersize": 5, "linewidth": 1.6,
+            "markeredgecolor": style.get("edge", style["color"])}
 
 
-def learning_curve_panels(curves: list[tuple[dict, pd.DataFrame]], title: str, path: str) -> None:
-    """Energy | force RMSE vs n (log-log); best of seeds as lines, the seeds' range shaded.
+def select(table: pd.DataFrame, **where) -> pd.DataFrame:
+    rows = table
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    return rows.sort_values("n")
 
-    `curves`: (style, rows of the learning-curve table for that curve) in drawing order."""
+
+def draw_curve(ax, rows: pd.DataFrame, short: str, style: dict) -> None:
+    """Best of seeds as a line, the range over seeds as a band, diverged points starred."""
+    if rows.empty:
+        return
+    ax.plot(rows["n"], rows[f"{short}_best"], **_line_kwargs(style))
+    if (rows["n_seeds"] > 1).any():
+        ax.fill_between(rows["n"], rows[f"{short}_min"], rows[f"{short}_max"], color=style["color"],
+                        alpha=0.15, linewidth=0)
+    diverged = rows[rows["n_diverged"] > 0]
+    if not diverged.empty:
+        ax.plot(diverged["n"], diverged[f"{short}_best"], linestyle="none", marker="*", markersize=12,
+                color=style["color"], markeredgecolor="black", zorder=5)
+
+
+def learning_axes(ax, sizes, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([str(n) for n in sizes])
+    for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        plain = ScalarFormatter(useOffset=False)
+        plain.set_scientific(False)
+        axis_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.set_xlabel("Number of real training structures")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.25)
+
+
+def _sizes(curves) -> list[int]:
+    return sorted({int(n) for _, rows in curves for n in rows["n"]})
+
+
+def learning_curve_panels(curves: list[tuple[dict, pd.DataFrame]], title: str, path: str,
+                          legend_title: str = "Pre-training labels") -> None:
+    """Energy | force RMSE vs n (log-log) for each (style, rows) curve, in drawing order."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), constrained_layout=True)
-    sizes = sorted({int(n) for _, rows in curves for n in rows["n"]})
-    for ax, short, unit in ((axes[0], "energy", "Energy RMSE (meV/atom)"),
-                            (axes[1], "force", "Force RMSE (eV/Å)")):
+    for ax, (short, unit) in zip(axes, METRICS):
         for style, rows in curves:
-            rows = rows.sort_values("n")
-            kwargs = _line_kwargs(style)
-            ax.plot(rows["n"], rows[f"{short}_best"], **kwargs)
-            if (rows["n_seeds"] > 1).any():
-                ax.fill_between(rows["n"], rows[f"{short}_min"], rows[f"{short}_max"],
-                                color=style["color"], alpha=0.12, linewidth=0)
-            diverged = rows[rows["n_diverged"] > 0]
-            if not diverged.empty:
-                ax.plot(diverged["n"], diverged[f"{short}_best"], linestyle="none", marker="*",
-                        markersize=11, color=style["color"], markeredgecolor="black")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.xaxis.set_major_locator(FixedLocator(sizes))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([str(n) for n in sizes])
-        ax.set_xlabel("Number of real training structures")
-        ax.set_ylabel(unit)
-        ax.grid(True, which="both", alpha=0.25)
+            draw_curve(ax, rows, short, style)
+        learning_axes(ax, _sizes(curves), unit)
     handles, labels = axes[0].get_legend_handles_labels()
-    axes[1].legend(handles, labels, title="Pre-training labels", frameon=False, fontsize=9)
+    axes[1].legend(handles, labels, title=legend_title, frameon=False, fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.savefig(path)
     plt.close(fig)
 
 
+def shades(n: int, dark: str | None = None) -> list[str]:
+    """n colours from light to dark (white -> red as in the paper's Fig 2, or white -> `dark`)."""
+    cmap = (plt.get_cmap("Reds") if dark is None
+            else matplotlib.colors.LinearSegmentedColormap.from_list("", ["white", dark]))
+    return [matplotlib.colors.to_hex(c) for c in cmap(np.linspace(0.35, 1.0, n) if n > 1 else [1.0])]
+
+
+def _title(lines: list[str], note: str) -> str:
+    return "\n".join(lines + ([note] if note else []))
+
+
+def _require(curves, what: str) -> None:
+    missing = [style["label"] for style, rows in curves if rows.empty]
+    if missing:
+        raise ValueError(f"{what}: no learning-curve rows for {missing}")
+
+
+def fig2(table: pd.DataFrame, target: str, source: str, pretrain_sizes: list[int], path: str,
+         note: str = "") -> None:
+    """Fig 2: one curve per number of pre-training structures (white -> red), direct in black."""
+    curves = [(DIRECT_STYLE, select(table, kind="direct", target=target, testset=target))]
+    for npre, shade in zip(sorted(pretrain_sizes), shades(len(pretrain_sizes))):
+        style = {"label": f"{npre:,}", "color": shade, "family": "ml", "edge": "0.3"}
+        curves.append((style, select(table, kind="finetune", source=source, npre=npre, target=target, testset=target)))
+    _require(curves, "fig2")
+    learning_curve_panels(curves, _title([f"Fine-tuned from {source} labels; test set: {target}", SPREAD], note),
+                          path, legend_title="Pre-training structures")
+
+
 def fig3(table: pd.DataFrame, target: str, npre: int, sources: list[str], displays: dict, path: str,
          note: str = "") -> None:
     """Fig 3: one curve per label source (fine-tuned from npre pre-training structures) + direct."""
-    on_target = table[(table["testset"] == target) & (table["target"] == target)]
-    curves = [(DIRECT_STYLE, on_target[on_target["kind"] == "direct"])]
+    curves = [(DIRECT_STYLE, select(table, kind="direct", target=target, testset=target))]
     for i, source in enumerate(sources):
-        rows = on_target[(on_target["kind"] == "finetune") & (on_target["source"] == source)
-                         & (on_target["npre"] == npre)]
+        rows = select(table, kind="finetune", source=source, npre=npre, target=target, testset=target)
         curves.append((source_style(source, displays.get(source), i), rows))
-    missing = [style["label"] for style, rows in curves if rows.empty]
-    if missing:
-        raise ValueError(f"fig3: no learning-curve rows for {missing} on target {target!r}")
-    title = (f"Test set: {target}; best of seeds (line), range over seeds (band), "
-             f"* = a diverged run; pre-training on {npre} structures" + (f"\n{note}" if note else ""))
-    learning_curve_panels(curves, title, path)
+    _require(curves, "fig3")
+    learning_curve_panels(curves, _title([f"Test set: {target}; pre-training on {npre} structures", SPREAD], note), path)
+
+
+def _force_vs_n(ax, table, target: str, testset: str, source: str, npre: int, style: dict, title: str) -> None:
+    curves = [(DIRECT_STYLE, select(table, kind="direct", target=target, testset=testset)),
+              ({**style, "label": "Fine-tuned", "linestyle": "-"}, select(table, kind="finetune", source=source, npre=npre,
+                                                          target=target, testset=testset))]
+    _require(curves, title)
+    for s, rows in curves:
+        draw_curve(ax, rows, "force", s)
+    pretrained = table[(table["kind"] == "pretrain") & (table["source"] == source) & (table["npre"] == npre)
+                       & (table["testset"] == testset)]
+    if not pretrained.empty:
+        ax.axhline(float(pretrained["force_best"].iloc[0]), color=style["color"], linestyle="--", linewidth=1.2,
+                   label="Pre-trained only")
+    learning_axes(ax, _sizes(curves), "Force RMSE (eV/Å)")
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.legend(frameon=False, fontsize=8)
+
+
+def _environment_map(ax, umap: pd.DataFrame, colors: dict, title: str) -> None:
+    for name, rows in umap[umap["role"] == "reference"].groupby("set", sort=False):
+        ax.scatter(rows["x"], rows["y"], s=4, alpha=0.35, color=colors.get(name, "0.7"), label=f"{name} (fitted)",
+                   linewidths=0)
+    for name, rows in umap[umap["role"] == "projected"].groupby("set", sort=False):
+        ax.scatter(rows["x"], rows["y"], s=7, color=colors.get(name, "black"), label=f"{name} (projected)",
+                   linewidths=0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("UMAP 1")
+    ax.set_ylabel("UMAP 2")
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.legend(frameon=False, fontsize=8, markerscale=2)
+
+
+def fig4(table: pd.DataFrame, target: str, general: str, source: str, npre: int, style: dict,
+         umap: pd.DataFrame, md: dict[str, tuple[pd.DataFrame, dict]], path: str, note: str = "") -> None:
+    """Fig 4: (a) target-test and (c) general-test force RMSE vs n; (b) environment map; (d) MD stability."""
+    fig, axes = plt.subplots(2, 2, figsize=(10.5, 8.5), constrained_layout=True)
+    _force_vs_n(axes[0, 0], table, target, target, source, npre, style, f"(a) test set: {target}")
+    projected = sorted(set(umap.loc[umap["role"] == "projected", "set"]))
+    _environment_map(axes[0, 1], umap, {p: style["color"] for p in projected}, "(b) environments (SOAP, UMAP)")
+    _force_vs_n(axes[1, 0], table, target, general, source, npre, style, f"(c) test set: {general}")
+    ax = axes[1, 1]
+    colors = {"direct": "black", "finetune": style["color"]}
+    for name, (frames, summary) in md.items():
+        label = "Direct" if name == "direct" else "Fine-tuned"
+        color = colors[name]
+        ax.plot(frames["time_ps"], frames["cn3"], color=color, linestyle="-", label=f"{label}: 3-fold")
+        ax.plot(frames["time_ps"], frames["cn4"], color=color, linestyle="--", label=f"{label}: 4-fold")
+        odd = frames["cn0"] + frames[[c for c in frames.columns if c.startswith("cn") and c[2:].rstrip("+").isdigit()
+                                      and int(c[2:].rstrip("+")) >= 5]].sum(axis=1)
+        ax.plot(frames["time_ps"], odd, color=color, linestyle=":", linewidth=2, label=f"{label}: 0- or ≥5-fold")
+        if summary.get("first_unphysical_ps") is not None:
+            ax.axvline(summary["first_unphysical_ps"], color=color, alpha=0.4, linewidth=1)
+        if not summary.get("completed", True):
+            ax.plot(frames["time_ps"].iloc[-1], odd.iloc[-1], marker="X", color=color, markersize=10)
+    ax.set_xlabel("Time (ps)")
+    ax.set_ylabel("Fraction of atoms")
+    ax.set_ylim(0, 1)
+    ax.set_title("(d) MD stability (| = first 0- or ≥5-fold atom)", fontsize=10, loc="left")
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    ax.grid(True, alpha=0.25)
+    fig.suptitle(_title([f"Specialised data ({target}): direct vs fine-tuned from {source} ({npre} structures); {SPREAD}"],
+                        note), fontsize=10)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def fig5(table: pd.DataFrame, runs: pd.DataFrame, target: str, sources: list[str], pretrain_sizes: list[int],
+         displays: dict, umap: pd.DataFrame, umap_colors: dict, bars_n: int, path: str, note: str = "") -> None:
+    """Fig 5: (a, b) force RMSE vs n per pre-training size for two alchemical sources; (c) environment
+    map; (d) force RMSE at n = bars_n, mean ± std over seeds with the seeds as points."""
+    fig, axes = plt.subplots(2, 2, figsize=(10.5, 8.5), constrained_layout=True)
+    direct = select(table, kind="direct", target=target, testset=target)
+    for ax, letter, (i, source) in zip(axes[0], "ab", enumerate(sources[:2])):
+        style = source_style(source, displays.get(source), i)
+        curves = [(DIRECT_STYLE, direct)] + [
+            ({"label": f"{npre:,}", "color": shade, "family": "ml", "edge": "0.3"},
+             select(table, kind="finetune", source=source, npre=npre, target=target, testset=target))
+            for npre, shade in zip(sorted(pretrain_sizes), shades(len(pretrain_sizes), style["color"]))]
+        _require(curves, f"fig5 ({source})")
+        for s, rows in curves:
+            draw_curve(ax, rows, "force", s)
+        learning_axes(ax, _sizes(curves), "Force RMSE (eV/Å)")
+        ax.set_title(f"({letter}) pre-trained on {style['label']}", fontsize=10, loc="left")
+        ax.legend(frameon=False, fontsize=8, title="Pre-training structures", title_fontsize=8)
+    _environment_map(axes[1, 0], umap, umap_colors, "(c) environments (SOAP, UMAP)")
+    _seed_bars(axes[1, 1], runs, target, sources, sorted(pretrain_sizes), displays, bars_n)
+    fig.suptitle(_title([f"Alchemical pre-training, test set: {target}; {SPREAD}"], note), fontsize=10)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _seed_bars(ax, runs: pd.DataFrame, target: str, sources: list[str], pretrain_sizes: list[int], displays: dict,
+               n: int) -> None:
+    """Force RMSE at one n: direct, then each pre-training size with one bar per source."""
+    at_n = runs[(runs["n"] == n) & (runs["testset"] == target) & (runs["target"] == target)]
+    groups = [("Direct", [(DIRECT_STYLE, at_n[at_n["kind"] == "direct"])])]
+    for npre in pretrain_sizes:
+        groups.append((f"{npre:,}", [(source_style(s, displays.get(s), i),
+                                      at_n[(at_n["kind"] == "finetune") & (at_n["source"] == s) & (at_n["npre"] == npre)])
+                                     for i, s in enumerate(sources)]))
+    width = 0.8 / len(sources)
+    labelled = set()
+    for g, (_, bars) in enumerate(groups):
+        for b, (style, rows) in enumerate(bars):
+            values = rows["force_rmse_ev_per_a"].to_numpy(dtype=float)
+            if values.size == 0:
+                continue
+            x = g + (b - (len(bars) - 1) / 2) * width
+            ax.bar(x, values.mean(), width * 0.9, yerr=values.std(ddof=1) if values.size > 1 else 0,
+                   color=style["color"], alpha=0.85, capsize=3, edgecolor="black", linewidth=0.5,
+                   label=None if style["label"] in labelled else style["label"])
+            labelled.add(style["label"])
+            ax.plot(np.full(values.size, x), values, "o", color="white", markeredgecolor="black", markersize=3)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([name for name, _ in groups])
+    ax.set_xlabel("Number of pre-training structures")
+    ax.set_ylabel(f"Force RMSE at n = {n} (eV/Å)")
+    ax.set_title("(d) mean ± std over seeds, seeds as points", fontsize=10, loc="left")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(True, axis="y", alpha=0.25)
