@@ -264,7 +264,9 @@ def figure_enabled(name):
     return name in EXPERIMENTS and (name in ("fig2", "fig3") or name in FIGURES)
 
 
-FINAL_TARGETS = [f"{RESULTS}/tables/learning_curves.csv"]
-FINAL_TARGETS += [f"{RESULTS}/{name}.pdf" for name in ("fig2", "fig3", "fig4", "fig5") if figure_enabled(name)]
+REPORTED = [f"{RESULTS}/{name}.pdf" for name in ("fig2", "fig3", "fig4", "fig5") if figure_enabled(name)]
 if "fig3" in EXPERIMENTS:
-    FINAL_TARGETS += [f"{RESULTS}/tables/table1.{ext}" for ext in ("csv", "md", "tex")]
+    REPORTED += [f"{RESULTS}/tables/table1.csv"]
+FINAL_TARGETS = REPORTED + [f"{RESULTS}/tables/learning_curves.csv", f"{RESULTS}/report.html"]
+if "fig3" in EXPERIMENTS:
+    FINAL_TARGETS += [f"{RESULTS}/tables/table1.{ext}" for ext in ("md", "tex")]

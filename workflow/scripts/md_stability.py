@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from synpretrain.evaluation import load_calculator
+from synpretrain.gpus import claim_gpu
 from synpretrain.io import atomic_path, read_extxyz, write_json
 from synpretrain.md_stability import HeatingProtocol, run
 from synpretrain.runlog import progress, rule_log
@@ -27,9 +28,12 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
             snapshot.info.update(time_ps=row["time_ps"], target_T=row["target_T"])
             ase.io.write(tmp, snapshot, format="extxyz", append=True)
 
-        rows, summary = run(start, load_calculator(snakemake.input.package), protocol,
-                            cutoff=md.get("coordination_cutoff", 1.85), high=md.get("high_coordination", 5),
-                            progress=bar, on_frame=save)
+        with claim_gpu():
+            import torch  # only now: CUDA must not start before the GPU is chosen
+
+            calc = load_calculator(snakemake.input.package, device="cuda" if torch.cuda.is_available() else "cpu")
+            rows, summary = run(start, calc, protocol, cutoff=md.get("coordination_cutoff", 1.85),
+                                high=md.get("high_coordination", 5), progress=bar, on_frame=save)
     bar.close()
     with atomic_path(snakemake.output.frames) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from synpretrain import nequip_config, training
 from synpretrain.acquire import sha256
+from synpretrain.gpus import claim_gpu
 from synpretrain.io import read_extxyz
 from synpretrain.runlog import rule_log
 
@@ -22,6 +23,8 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         "parent_package": parent, "parent_sha256": sha256(parent) if parent else None,
         "wildcards": dict(snakemake.wildcards),
     }
-    summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,
-                             snakemake.threads, log, extra=provenance)
+    with claim_gpu() as gpu:  # one GPU per job on a multi-GPU machine; CPU where there is none
+        print(f"GPU: {gpu}", flush=True)
+        summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,
+                                 snakemake.threads, log, extra={**provenance, "gpu": gpu})
     print({k: summary[k] for k in ("epochs", "best_epoch", "best_val_forces_rmse", "wall_time_s")})

@@ -40,7 +40,10 @@ def prepare_run(out_dir: Path, config: dict) -> list[str]:
     text = yaml.safe_dump(config, sort_keys=False)
     last = out_dir / "last.ckpt"
     if config_path.exists() and config_path.read_text() == text and last.exists():
-        return [f"++ckpt_path={last.resolve()}"]
+        # Lightning's CSVLogger deletes an existing metrics.csv, so each attempt logs to its own
+        # csv/version_<attempt>/ and read_history() stitches them together.
+        attempt = len(list((out_dir / "csv").glob("version_*")))
+        return [f"++ckpt_path={last.resolve()}", f"++trainer.logger.version={attempt}"]
     # A different (or no) previous config: start from scratch.
     for stale in ("last.ckpt", "best.ckpt"):
         (out_dir / stale).unlink(missing_ok=True)
@@ -64,10 +67,15 @@ def train_and_package(out_dir: Path, package_path: Path, overrides: list[str], t
 
 
 def read_history(out_dir: Path) -> pd.DataFrame:
-    """Per-epoch validation metrics logged by Lightning's CSVLogger."""
-    metrics = pd.read_csv(out_dir / "csv" / "version_0" / "metrics.csv")
+    """Per-epoch validation metrics logged by Lightning's CSVLogger, over every attempt: where a
+    killed attempt logged an epoch that its successor re-ran after resuming, the later one counts."""
+    attempts = sorted((out_dir / "csv").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    if not attempts:
+        raise FileNotFoundError(f"no csv/version_*/metrics.csv in {out_dir}: did nequip-train run?")
+    metrics = pd.concat([pd.read_csv(path) for path in attempts], ignore_index=True)
     cols = [c for c in metrics.columns if c.startswith("val0_epoch/") or c == "epoch"]
-    return metrics[cols].dropna(subset=[MONITOR]).reset_index(drop=True)
+    history = metrics[cols].dropna(subset=[MONITOR])
+    return history.drop_duplicates(subset="epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
 def summarise(out_dir: Path, history: pd.DataFrame, wall_s: float, extra: dict) -> dict:

@@ -1,0 +1,108 @@
+"""A training job killed mid-way resumes from last.ckpt and ends where an uninterrupted run ends.
+
+The kill is a SIGKILL to the job's whole process group (what a SLURM time limit or pre-emption
+does), sent as soon as a few epochs are in last.ckpt.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ase.io
+import pandas as pd
+import pytest
+import torch
+import yaml
+from ase.build import bulk
+
+from synpretrain import labellers, nequip_config, training
+from synpretrain.labelling import isolated_atom_energies, label
+
+MODEL = {"num_layers": 1, "num_features": 4, "l_max": 1, "parity": True, "r_max": 3.0, "num_bessels": 8,
+         "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,
+         "model_dtype": "float32"}
+TRAINING = {"lr": 0.01, "batch_size": 2, "val_batch_size": 4, "max_epochs": 14, "ema_decay": 0.99,
+            "energy_weight": 4.0, "force_weight": 1.0, "accelerator": "cpu", "deterministic": True,
+            "early_stopping": {"patience": 100, "min_delta": 0.0}}
+
+RUNNER = """
+import sys, yaml
+from pathlib import Path
+from synpretrain import training
+out = Path(sys.argv[1])
+config = yaml.safe_load(Path(sys.argv[2]).read_text())
+training.train(out, config, out / "model.nequip.zip", out / "training.json", 1, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    calc = labellers.make_calculator("lammps", {"pair_style": "lcbop", "potential": "C.lcbop"})
+    frames = []
+    for i in range(24):
+        atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat((2, 1, 1))
+        atoms.rattle(0.1, seed=i)
+        frames.append(atoms)
+    labelled = label(frames, calc, isolated_atom_energies(calc, ["C"])).frames
+    ase.io.write(folder / "train.extxyz", labelled[:20], format="extxyz")
+    ase.io.write(folder / "val.extxyz", labelled[20:], format="extxyz")
+    return folder
+
+
+def start(out: Path, data: Path) -> subprocess.Popen:
+    out.mkdir(parents=True, exist_ok=True)
+    config = nequip_config.render(train_file=str(data / "train.extxyz"), val_file=str(data / "val.extxyz"),
+                                  symbols=["C"], model=MODEL, training=TRAINING, seed=7, out_dir=str(out))
+    (out / "wanted.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", RUNNER, str(out), str(out / "wanted.yaml")], env=env,
+                            stdout=open(out / "run.log", "a"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def epochs_done(out: Path) -> int:
+    path = out / "csv" / "version_0" / "metrics.csv"
+    if not (out / "last.ckpt").exists() or not path.exists():
+        return 0
+    return int(pd.read_csv(path)["val0_epoch/forces_rmse"].notna().sum())
+
+
+def history(out: Path):
+    return training.read_history(out)["val0_epoch/forces_rmse"].to_numpy()
+
+
+def weights(package: Path) -> dict:
+    checkpoint = torch.load(package.parent / "best.ckpt", map_location="cpu", weights_only=False)
+    return checkpoint["state_dict"]
+
+
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, data):
+    reference = start(tmp_path / "reference", data)
+    assert reference.wait(timeout=600) == 0, (tmp_path / "reference" / "run.log").read_text()[-3000:]
+
+    job = start(tmp_path / "killed", data)
+    deadline = time.monotonic() + 300
+    while epochs_done(tmp_path / "killed") < 4:
+        assert job.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGKILL)                      # the whole job: runner and nequip child
+    job.wait()
+    killed = tmp_path / "killed"
+    assert not (killed / "model.nequip.zip").exists() and not (killed / "training.json").exists()
+    done_before = epochs_done(killed)
+    assert 4 <= done_before < TRAINING["max_epochs"]
+
+    resumed = start(killed, data)
+    assert resumed.wait(timeout=600) == 0, (killed / "run.log").read_text()[-3000:]
+    assert "resuming from" in (killed / "run.log").read_text()
+
+    assert (killed / "csv" / "version_1").is_dir()                  # the resumed attempt's own log
+    ours, theirs = history(killed), history(tmp_path / "reference")
+    assert len(ours) == len(theirs) == TRAINING["max_epochs"]      # no epoch repeated or lost
+    assert (ours == theirs).all(), f"validation curves differ after resuming at epoch {done_before}"
+    a, b = weights(killed / "model.nequip.zip"), weights(tmp_path / "reference" / "model.nequip.zip")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

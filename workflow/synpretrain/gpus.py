@@ -1,0 +1,66 @@
+"""One GPU per job on a multi-GPU workstation.
+
+`snakemake --resources gpu=N` limits how many GPU jobs run at once, but it does not say which GPU a
+job gets: every job would see all N and use the first.  `claim_gpu` gives each job its own GPU by
+holding an exclusive lock file per device (released by the OS when the job ends, even if it is
+killed) and setting CUDA_VISIBLE_DEVICES before CUDA is initialised.  Under SLURM, which already
+sets CUDA_VISIBLE_DEVICES per job, and on machines with one GPU or none, nothing is changed.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids this process may use: CUDA_VISIBLE_DEVICES if set, else those nvidia-smi lists."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1"]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    result = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    return [str(i) for i, line in enumerate(result.stdout.splitlines()) if line.startswith("GPU ")]
+
+
+@contextlib.contextmanager
+def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[str] | None = None,
+              poll_s: float = 2.0, timeout_s: float = 3600.0) -> Iterator[str | None]:
+    """Hold one of `gpus` (default: `visible_gpus()`) for the duration of the block."""
+    gpus = visible_gpus() if gpus is None else gpus
+    if "SLURM_JOB_ID" in os.environ or len(gpus) <= 1:
+        yield gpus[0] if gpus else None
+        return
+    lock_dir = Path(lock_dir)
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for gpu in gpus:
+            handle = open(lock_dir / f"gpu{gpu}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            previous = os.environ.get("CUDA_VISIBLE_DEVICES")
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+            try:
+                yield gpu
+            finally:
+                if previous is None:
+                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+                else:
+                    os.environ["CUDA_VISIBLE_DEVICES"] = previous
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no free GPU among {gpus} after {timeout_s:.0f} s (locks in {lock_dir}); "
+                               "run with --resources gpu=N where N is the number of GPUs")
+        time.sleep(poll_s)
