@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `snakemake --profile slurm` for real, on a one-node SLURM cluster started here (CI step; run as
+# root on Debian: bash tests/slurm/run_e2e.sh). Checks:
+#   - the run reaches Table 1 through SLURM;
+#   - training jobs were submitted with --gpus=1, labelling jobs without;
+#   - the direct-training job, killed by its 1-minute time limit, was resubmitted and resumed from
+#     last.ckpt, and finished.
+# Everything is bounded by timeouts; the daemons it started are stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+work=$(mktemp -d /tmp/synpretrain-slurm-e2e.XXXX)
+cluster=$work/cluster
+bash tests/slurm/cluster.sh install
+trap 'bash tests/slurm/cluster.sh stop "$cluster"' EXIT
+eval "export $(bash tests/slurm/cluster.sh start "$cluster" | tail -1)"
+export PATH="$repo/.venv/bin:$PATH"
+sinfo
+
+log=$work/snakemake.log
+status=0
+timeout -k 30 1200 snakemake --profile slurm --configfile tests/data/slurm.yaml --directory "$work/run" \
+  --verbose --jobs 4 --slurm-init-seconds-before-status-checks 5 \
+  --set-resources pretrain:cpus_per_task=1 finetune:cpus_per_task=1 direct:cpus_per_task=1 \
+                  pretrain:slurm_partition=gpu finetune:slurm_partition=gpu direct:slurm_partition=gpu \
+  --default-resources slurm_partition=cpu runtime=10 mem_mb=1000 cpus_per_task=1 \
+  results/tables/table1.csv > "$log" 2>&1 || status=$?
+tail -n 30 "$log"
+fail() { echo "SLURM e2e FAILED: $*" >&2; exit 1; }
+[ "$status" -eq 0 ] || fail "snakemake exited with $status (log: $log)"
+[ -s "$work/run/results/tables/table1.csv" ] || fail "no Table 1"
+grep "sbatch call" "$log" > "$work/sbatch.txt" || fail "no sbatch calls logged"
+for rule in pretrain finetune direct; do     # the log path and comment carry rule_<name>
+  grep "rule_${rule}" "$work/sbatch.txt" | grep -q -- "--gpus=1" || fail "$rule was not submitted with --gpus=1"
+done
+if grep "rule_label_chunk" "$work/sbatch.txt" | grep -q -- "--gpus"; then fail "a labelling job asked for a GPU"; fi
+grep "rule_label_chunk" "$work/sbatch.txt" >/dev/null || fail "no labelling job was submitted"
+direct_log=$(ls "$work"/run/logs/train/direct/c-real/n4/seed1.log)
+grep -q "resuming from" "$direct_log" || fail "the direct-training job did not resume from last.ckpt"
+python - "$work/run" <<'PY'
+import json, sys
+from pathlib import Path
+run = Path(sys.argv[1])
+summary = json.loads((run / "results/models/direct/c-real/n4/seed1/training.json").read_text())
+assert summary["epochs"] == 1500, summary
+print("direct training finished after resuming:", {k: summary[k] for k in ("epochs", "best_epoch", "wall_time_s")})
+PY
+echo "SLURM e2e passed (work dir $work)"
