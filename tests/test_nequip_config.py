@@ -71,3 +71,9 @@ def test_stage_overrides():
         assert "distill" in str(error)
     else:
         raise AssertionError("an unknown stage must be rejected")
+
+
+def test_monitor_can_include_the_energy():
+    training = {**TRAINING, "early_stopping": {"patience": 40, "min_delta": 0.005, "monitor": "weighted_sum"}}
+    stop, checkpoint = render(training=training)["trainer"]["callbacks"]
+    assert stop["monitor"] == checkpoint["monitor"] == "val0_epoch/weighted_sum"

@@ -21,7 +21,7 @@ import yaml
 
 from .acquire import sha256
 from .io import atomic_path, write_json
-from .nequip_config import MONITOR
+from .nequip_config import FORCES
 
 from .nequip_runner import CONFIG_NAME
 
@@ -74,19 +74,21 @@ def read_history(out_dir: Path) -> pd.DataFrame:
         raise FileNotFoundError(f"no csv/version_*/metrics.csv in {out_dir}: did nequip-train run?")
     metrics = pd.concat([pd.read_csv(path) for path in attempts], ignore_index=True)
     cols = [c for c in metrics.columns if c.startswith("val0_epoch/") or c == "epoch"]
-    history = metrics[cols].dropna(subset=[MONITOR])
+    history = metrics[cols].dropna(subset=[FORCES])
     return history.drop_duplicates(subset="epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
-def summarise(out_dir: Path, history: pd.DataFrame, wall_s: float, extra: dict) -> dict:
-    best = history.loc[history[MONITOR].idxmin()] if history[MONITOR].notna().any() else None
+def summarise(history: pd.DataFrame, monitor: str, wall_s: float, extra: dict) -> dict:
+    """Epochs run, and the validation errors of the kept (best by `monitor`) epoch."""
+    best = history.loc[history[monitor].idxmin()] if history[monitor].notna().any() else None
     diverged = bool(history.drop(columns="epoch").isna().any().any()
-                    or not all(math.isfinite(v) for v in history[MONITOR]))
+                    or not all(math.isfinite(v) for v in history[monitor]))
     return {
         **extra,
+        "monitor": monitor,
         "epochs": int(history["epoch"].max()) + 1 if len(history) else 0,
         "best_epoch": None if best is None else int(best["epoch"]),
-        "best_val_forces_rmse": None if best is None else float(best[MONITOR]),
+        "best_val_forces_rmse": None if best is None else float(best[FORCES]),
         "best_val_per_atom_energy_rmse": (None if best is None else
                                           float(best.get("val0_epoch/per_atom_energy_rmse", float("nan")))),
         "nan_in_validation": diverged,
@@ -103,7 +105,8 @@ def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathL
     if overrides:
         log.write(f"resuming from {out_dir / 'last.ckpt'}\n")
     train_and_package(out_dir, Path(package_path), overrides, threads, log)
-    summary = summarise(out_dir, read_history(out_dir), time.perf_counter() - start,
+    monitor = next(c["monitor"] for c in config["trainer"]["callbacks"] if c["_target_"].endswith("EarlyStopping"))
+    summary = summarise(read_history(out_dir), monitor, time.perf_counter() - start,
                         {**(extra or {}), "package_sha256": sha256(package_path)})
     write_json(summary_path, summary)
     return summary
