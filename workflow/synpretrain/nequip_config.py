@@ -102,8 +102,9 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
             "enable_progress_bar": False,
             "enable_model_summary": False,
             "deterministic": bool(training.get("deterministic", False)),
+            # flushed every step, so that a killed run's log reaches its last checkpoint
             "logger": {"_target_": "lightning.pytorch.loggers.CSVLogger", "save_dir": str(out_dir),
-                       "name": "csv", "version": 0},
+                       "name": "csv", "version": 0, "flush_logs_every_n_steps": 1},
             "callbacks": [
                 {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": monitor_key(training),
                  "mode": "min", "min_delta": float(stopping["min_delta"]),
