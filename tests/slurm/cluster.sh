@@ -4,6 +4,7 @@
 #   bash tests/slurm/cluster.sh start DIR  write slurm.conf (one node, a fake GPU GRES) and start the daemons
 #   bash tests/slurm/cluster.sh stop DIR   stop what `start` started
 # No systemd: munged, slurmctld and slurmd are started by hand and write PID files under DIR.
+# The config goes to /etc/slurm (srun inside a job step finds it only there), state and logs to DIR.
 set -euo pipefail
 cmd=${1:?install|start|stop}
 dir=${2:-/tmp/synpretrain-slurm}
@@ -24,7 +25,9 @@ start)
   cpus=$(nproc)
   mem=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
   : > "$dir/fake-gpu0"                          # the GRES "device" of the fake GPU
-  cat > "$dir/slurm.conf" <<CONF
+  conf=/etc/slurm
+  mkdir -p "$conf"
+  cat > "$conf/slurm.conf" <<CONF
 ClusterName=synpretrain-test
 SlurmctldHost=$host
 SlurmUser=root
@@ -50,19 +53,19 @@ NodeName=$host CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=$host MaxTime=INFINITE State=UP
 CONF
-  echo "Name=gpu File=$dir/fake-gpu0" > "$dir/gres.conf"
-  export SLURM_CONF="$dir/slurm.conf"
+  echo "Name=gpu File=$dir/fake-gpu0" > "$conf/gres.conf"
+  export SLURM_CONF="$conf/slurm.conf"
   mkdir -p /run/munge /var/log/munge /var/lib/munge /etc/munge
   [ -s /etc/munge/munge.key ] || dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
   chown -R munge:munge /etc/munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
   chmod 400 /etc/munge/munge.key
   pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged --pid-file="$dir/munged.pid" 2>/dev/null \
     || /usr/sbin/munged --force --pid-file="$dir/munged.pid"
-  slurmctld -f "$dir/slurm.conf"
-  slurmd -f "$dir/slurm.conf"
+  slurmctld -f "$conf/slurm.conf"
+  slurmd -f "$conf/slurm.conf"
   for _ in $(seq 60); do
     if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
-      echo "SLURM_CONF=$dir/slurm.conf"; exit 0
+      echo "SLURM_CONF=$conf/slurm.conf"; exit 0
     fi
     sleep 1
   done

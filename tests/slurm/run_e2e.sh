@@ -19,12 +19,12 @@ sinfo
 
 log=$work/snakemake.log
 status=0
-timeout -k 30 1200 snakemake --profile slurm --configfile tests/data/slurm.yaml --directory "$work/run" \
+# targets first: --set-resources and --default-resources take every word after them
+timeout -k 30 1200 snakemake results/tables/table1.csv --profile slurm --configfile tests/data/slurm.yaml --directory "$work/run" \
   --verbose --jobs 4 --slurm-init-seconds-before-status-checks 5 \
   --set-resources pretrain:cpus_per_task=1 finetune:cpus_per_task=1 direct:cpus_per_task=1 \
                   pretrain:slurm_partition=gpu finetune:slurm_partition=gpu direct:slurm_partition=gpu \
-  --default-resources slurm_partition=cpu runtime=10 mem_mb=1000 cpus_per_task=1 \
-  results/tables/table1.csv > "$log" 2>&1 || status=$?
+  --default-resources slurm_partition=cpu runtime=10 mem_mb=1000 cpus_per_task=1 > "$log" 2>&1 || status=$?
 tail -n 30 "$log"
 fail() { echo "SLURM e2e FAILED: $*" >&2; exit 1; }
 [ "$status" -eq 0 ] || fail "snakemake exited with $status (log: $log)"
@@ -41,8 +41,14 @@ python - "$work/run" <<'PY'
 import json, sys
 from pathlib import Path
 run = Path(sys.argv[1])
-summary = json.loads((run / "results/models/direct/c-real/n4/seed1/training.json").read_text())
-assert summary["epochs"] == 1500, summary
+model = run / "results/models/direct/c-real/n4/seed1"
+summary = json.loads((model / "training.json").read_text())
+assert summary["epochs"] == 2500, summary
+# every attempt logs to its own csv/version_<k>; a resumed one starts after epoch 0
+import pandas as pd
+firsts = [int(pd.read_csv(f)["epoch"].min()) for f in sorted(model.glob("csv/version_*/metrics.csv"))]
+assert len(firsts) >= 2 and firsts[0] == 0 and all(0 < f < 2500 for f in firsts[1:]), firsts
+print("attempts started at epochs", firsts)
 print("direct training finished after resuming:", {k: summary[k] for k in ("epochs", "best_epoch", "wall_time_s")})
 PY
 echo "SLURM e2e passed (work dir $work)"
