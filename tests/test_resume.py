@@ -106,7 +106,9 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, data
     assert (killed / "csv" / "version_1").is_dir()                  # the resumed attempt's own log
     ours, theirs = history(killed), history(tmp_path / "reference")
     assert len(ours) == len(theirs) == TRAINING["max_epochs"]      # no epoch repeated or lost
-    assert (ours[:done_before] == theirs[:done_before]).all()         # bit-identical up to the kill
+    resumed_at = int(pd.read_csv(killed / "csv/version_1/metrics.csv")["epoch"].min())
+    assert 0 < resumed_at <= done_before                              # continued, not started over
+    assert (ours[:resumed_at] == theirs[:resumed_at]).all()           # bit-identical up to the checkpoint
     assert abs(ours[-1] - theirs[-1]) < 0.05 * theirs[-1]             # and the same training after it
     assert ours[-1] < ours[0] * 0.8                                   # which really continued learning
     a, b = weights(killed / "model.nequip.zip"), weights(tmp_path / "reference" / "model.nequip.zip")
