@@ -25,6 +25,7 @@ rule acquire_dataset:
         f"{DOWNLOADS}/{{dataset}}/{{filename}}",
     params:
         spec=lambda wc: DATASETS[wc.dataset],
+        what=lambda wc: f"datasets.{wc.dataset}",
     log:
         "logs/acquire/{dataset}/{filename}.log",
     wildcard_constraints:
@@ -32,7 +33,7 @@ rule acquire_dataset:
     conda:
         "../../envs/analysis.yaml"
     script:
-        "../scripts/acquire_dataset.py"
+        "../scripts/acquire.py"
 
 
 rule assemble_dataset:

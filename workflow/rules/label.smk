@@ -7,6 +7,7 @@ rule acquire_potential:
         f"{DOWNLOADS}/potentials/{{labeller}}/{{filename}}",
     params:
         spec=lambda wc: LABELLERS[wc.labeller],
+        what=lambda wc: f"labellers.{wc.labeller}",
     log:
         "logs/acquire/potentials/{labeller}/{filename}.log",
     wildcard_constraints:
@@ -14,7 +15,7 @@ rule acquire_potential:
     conda:
         "../../envs/analysis.yaml"
     script:
-        "../scripts/acquire_potential.py"
+        "../scripts/acquire.py"
 
 
 rule label_chunk:

@@ -4,7 +4,7 @@ from pathlib import Path
 from synpretrain import nequip_config, training
 from synpretrain.acquire import sha256
 from synpretrain.gpus import claim_gpu
-from synpretrain.io import read_extxyz
+from synpretrain.io import count_frames
 from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0], snakemake.threads) as log:
@@ -17,8 +17,8 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         out_dir=str(out_dir.resolve()), parent_package=parent)
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
-        "n_train": len(read_extxyz(snakemake.input.train)),
-        "n_val": len(read_extxyz(snakemake.input.val)),
+        "n_train": count_frames(snakemake.input.train),
+        "n_val": count_frames(snakemake.input.val),
         "train_file": str(snakemake.input.train), "train_sha256": sha256(snakemake.input.train),
         "parent_package": parent, "parent_sha256": sha256(parent) if parent else None,
         "wildcards": dict(snakemake.wildcards),

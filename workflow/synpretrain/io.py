@@ -64,6 +64,14 @@ def concatenate(parts: Iterable[str | os.PathLike], path: str | os.PathLike) -> 
                 shutil.copyfileobj(handle, out, 1 << 20)
 
 
+def count_frames(path: str | os.PathLike) -> int:
+    """Frames in an extxyz file, counted from its headers without building Atoms."""
+    from .extxyz_stream import blocks
+
+    with open(path, "rb") as stream:
+        return sum(1 for _ in blocks(stream, str(path)))
+
+
 def write_json(path: str | os.PathLike, data) -> None:
     with atomic_path(path, suffix=".json") as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
