@@ -2,7 +2,7 @@
 import re
 from pathlib import Path
 
-from synpretrain.config import REFERENCE, check_config, source_model, stage_training
+from synpretrain.config import REFERENCE, check_config, finetune_model, source_model, stage_training
 
 check_config(config)
 

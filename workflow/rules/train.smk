@@ -41,7 +41,8 @@ rule finetune:
         stage="finetune",
         seed=lambda wc: int(wc.seed),
         symbols=lambda wc: [element_of(TARGETS[wc.target]["dataset"])],
-        model=lambda wc: source_model(config, wc.source),  # the parent's architecture and r_max
+        model=lambda wc: finetune_model(config, wc.source),  # the parent's architecture
+        parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
     log:
         "logs/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.log",

@@ -14,7 +14,8 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         train_file=snakemake.input.train, val_file=snakemake.input.val,
         symbols=list(snakemake.params.symbols), model=snakemake.params.model,
         training=snakemake.params.training, seed=snakemake.params.seed,
-        out_dir=str(out_dir.resolve()), parent_package=parent)
+        out_dir=str(out_dir.resolve()), parent_package=parent,
+        parent_r_max=snakemake.params.get("parent_r_max"))
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
         "n_train": count_frames(snakemake.input.train),

@@ -93,3 +93,11 @@ def stage_training(config: dict, stage: str) -> dict:
 def source_model(config: dict, source: str) -> dict:
     """The model block of a pre-training source (`pretrain.sources.<name>.model` overrides)."""
     return {**config["model"], **(config["pretrain"]["sources"][source].get("model") or {})}
+
+
+def finetune_model(config: dict, source: str) -> dict:
+    """The architecture a source's models are fine-tuned with: the parent's, at
+    `pretrain.sources.<name>.finetune_r_max` where that is given (Fig 5a's r_max 6 -> 4)."""
+    model = source_model(config, source)
+    r_max = config["pretrain"]["sources"][source].get("finetune_r_max")
+    return model if r_max is None else {**model, "r_max": float(r_max)}

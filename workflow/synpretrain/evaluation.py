@@ -14,7 +14,7 @@ def load_calculator(package: str | Path, device: str = "cpu"):
     """The NequIP ASE calculator of a `nequip-package` zip (eager mode: no compilation)."""
     from nequip.integrations.ase import NequIPCalculator
 
-    return NequIPCalculator._from_saved_model(str(package), device=device)
+    return NequIPCalculator._from_saved_model(str(package), device=device, chemical_species_to_atom_type_map=True)
 
 
 def predict(calc, frames: list[Atoms], progress=None) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -83,11 +83,32 @@ def model_from_package(package: str) -> dict:
     return {"_target_": "nequip.model.ModelFromPackage", "package_path": str(Path(package).resolve())}
 
 
+def model_from_package_recut(package: str, model: dict, symbols: list[str], seed: int) -> dict:
+    """All weights of a packaged parent in a model with another r_max (`nequip_models`)."""
+    block = fresh_model(model, symbols, seed)
+    del block["avg_num_neighbors"]  # the parent's is kept
+    return {**block, "_target_": "synpretrain.nequip_models.NequIPGNNModelFromPackage",
+            "package_path": str(Path(package).resolve())}
+
+
+def model_block(model: dict, symbols: list[str], seed: int, parent_package: str | None,
+                parent_r_max: float | None) -> dict:
+    """A fresh model, or the parent's weights (at a new cut-off where `model.r_max` differs)."""
+    if not parent_package:
+        return fresh_model(model, symbols, seed)
+    if parent_r_max is None or abs(float(parent_r_max) - float(model["r_max"])) < 1e-9:
+        return model_from_package(parent_package)
+    return model_from_package_recut(parent_package, model, symbols, seed)
+
+
 def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
-           training: dict, seed: int, out_dir: str, parent_package: str | None = None) -> dict:
-    """The whole `nequip-train` config (a plain dict, dumped to YAML by the caller)."""
+           training: dict, seed: int, out_dir: str, parent_package: str | None = None,
+           parent_r_max: float | None = None) -> dict:
+    """The whole `nequip-train` config (a plain dict, dumped to YAML by the caller).
+
+    `model` is the architecture trained; for fine-tuning it must be the parent's, and a
+    `parent_r_max` different from `model["r_max"]` fine-tunes at the new cut-off."""
     stopping = training["early_stopping"]
-    model_block = model_from_package(parent_package) if parent_package else fresh_model(model, symbols, seed)
     return {
         "run": ["train"],
         "data": training_data(train_file, val_file, symbols, model["r_max"],
@@ -123,7 +144,7 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
             "val_metrics": {"_target_": "nequip.train.EnergyForceMetrics",
                             "coeffs": {"per_atom_energy_rmse": 1.0, "forces_rmse": 1.0}},
             "optimizer": {"_target_": "torch.optim.Adam", "lr": float(training["lr"])},
-            "model": model_block,
+            "model": model_block(model, symbols, seed, parent_package, parent_r_max),
         },
         "global_options": {"allow_tf32": False},
     }

@@ -1,0 +1,121 @@
+"""Fine-tuning a packaged model at another cut-off (the paper's Fig 5a: pre-trained at r_max 6,
+fine-tuned at r_max 4): every weight moves over, the cut-off and NequIP's r_max-dependent constants
+follow the new value, and `nequip-train` + `nequip-package` run through it."""
+from __future__ import annotations
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+
+from synpretrain import labellers, nequip_config, training
+from synpretrain.evaluation import load_calculator
+from synpretrain.labelling import isolated_atom_energies, label
+
+MODEL = {"num_layers": 2, "num_features": 4, "l_max": 1, "parity": True, "r_max": 4.5, "num_bessels": 6,
+         "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,
+         "model_dtype": "float64"}
+TRAINING = {"lr": 0.01, "batch_size": 2, "val_batch_size": 4, "max_epochs": 2, "ema_decay": 0.99,
+            "energy_weight": 4.0, "force_weight": 1.0, "accelerator": "cpu",
+            "early_stopping": {"patience": 100, "min_delta": 0.0}}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    calc = labellers.make_calculator("lammps", {"pair_style": "lcbop", "potential": "C.lcbop"})
+    frames = []
+    for i in range(10):
+        atoms = bulk("C", "diamond", a=3.567, cubic=True)
+        atoms.rattle(0.1, seed=i)
+        frames.append(atoms)
+    labelled = label(frames, calc, isolated_atom_energies(calc, ["C"])).frames
+    ase.io.write(folder / "train.extxyz", labelled[:7], format="extxyz")
+    ase.io.write(folder / "val.extxyz", labelled[7:], format="extxyz")
+    return folder
+
+
+def train(out, data, model, **kwargs):
+    config = nequip_config.render(train_file=str(data / "train.extxyz"), val_file=str(data / "val.extxyz"),
+                                  symbols=["C"], model=model, training=TRAINING, seed=5, out_dir=str(out),
+                                  **kwargs)
+    with open(out.parent / f"{out.name}.log", "w") as log:
+        training.train(out, config, out / "model.nequip.zip", out / "training.json", 1, log)
+    return out / "model.nequip.zip"
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory, data):
+    return train(tmp_path_factory.mktemp("parent"), data, MODEL)
+
+
+def build(package, r_max):
+    from nequip.utils.global_state import set_global_state
+
+    from synpretrain.nequip_models import NequIPGNNModelFromPackage
+
+    set_global_state()
+    block = nequip_config.model_from_package_recut(str(package), {**MODEL, "r_max": r_max}, ["C"], seed=1)
+    del block["_target_"]
+    return NequIPGNNModelFromPackage(**block)
+
+
+def predict(calc, atoms):
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return atoms.get_potential_energy(), atoms.get_forces()
+
+
+def in_memory_calculator(model, r_max):
+    """NequIP's ASE calculator around a model built here (what `_from_saved_model` does for a file)."""
+    from nequip.integrations.ase import NequIPCalculator
+    from nequip.integrations.utils import basic_transforms
+
+    transforms = basic_transforms(model.metadata, r_max, ["C"], {"C": "C"})
+    return NequIPCalculator(model=model.eval(), device="cpu", transforms=transforms)
+
+
+def test_the_same_cut_off_reproduces_the_parent_exactly(parent, data):
+    atoms = ase.io.read(data / "val.extxyz", index=0)
+    e_parent, f_parent = predict(load_calculator(parent), atoms)
+    e_copy, f_copy = predict(in_memory_calculator(build(parent, 4.5), 4.5), atoms)
+    assert e_copy == pytest.approx(e_parent, abs=1e-10)          # every weight and normalisation moved over
+    np.testing.assert_allclose(f_copy, f_parent, atol=1e-10)
+
+
+def test_a_new_cut_off_keeps_every_weight_and_moves_the_cut_off(parent):
+    from synpretrain.nequip_models import load_packaged_model
+
+    original = load_packaged_model(str(parent))
+    recut = build(parent, 3.0)
+    assert recut.metadata["r_max"] == "3.0" and original.metadata["r_max"] == "4.5"
+    old, new = original.state_dict(), recut.state_dict()
+    assert old.keys() == new.keys()
+    changed = [key for key in old if not torch.equal(old[key], new[key])]
+    assert changed == [next(key for key in old if key.endswith("_rmax_recip"))]
+    assert new[changed[0]].item() == pytest.approx(1 / 3.0)
+
+
+def test_fine_tuning_at_a_new_cut_off_trains_and_packages(tmp_path, parent, data):
+    child = train(tmp_path / "child", data, {**MODEL, "r_max": 3.0}, parent_package=str(parent), parent_r_max=4.5)
+    config = (tmp_path / "child" / "config.yaml").read_text()
+    assert "NequIPGNNModelFromPackage" in config
+    energy, forces = predict(load_calculator(child), ase.io.read(data / "val.extxyz", index=0))
+    assert np.isfinite(energy) and np.isfinite(forces).all()
+    from synpretrain.nequip_models import load_packaged_model
+
+    assert load_packaged_model(str(child)).metadata["r_max"] == "3.0"
+    # the packaged model is self-contained: it needs neither this module nor the parent
+    parent.rename(parent.with_suffix(".moved"))
+    try:
+        assert np.isfinite(predict(load_calculator(child), ase.io.read(data / "val.extxyz", index=0))[0])
+    finally:
+        parent.with_suffix(".moved").rename(parent)
+
+
+def test_the_same_cut_off_uses_nequips_own_loader(tmp_path):
+    config = nequip_config.render(train_file="t.extxyz", val_file="v.extxyz", symbols=["C"], model=MODEL,
+                                  training=TRAINING, seed=1, out_dir="/o", parent_package="/p.nequip.zip",
+                                  parent_r_max=4.5)
+    assert config["training_module"]["model"]["_target_"] == "nequip.model.ModelFromPackage"
