@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, ScalarFormatter  # noqa: E402
 
 DIRECT_STYLE = {"label": "Direct", "color": "black", "family": "direct"}
 FALLBACK_COLORS = ["#d62728", "#ffa319", "#6fa8dc", "#77c9a8", "#9467bd", "#8c564b"]
@@ -59,14 +59,23 @@ def learning_axes(ax, sizes, ylabel: str) -> None:
     ax.xaxis.set_major_locator(FixedLocator(sizes))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([str(n) for n in sizes])
-    for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-        plain = ScalarFormatter(useOffset=False)
-        plain.set_scientific(False)
-        axis_formatter(plain)
+    plain = ScalarFormatter(useOffset=False)
+    plain.set_scientific(False)
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: _minor_label(ax, y)))
     ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_xlabel("Number of real training structures")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.25)
+
+
+def _minor_label(ax, y: float) -> str:
+    """Label every minor tick of a log axis spanning less than a decade, else only 2x and 5x."""
+    low, high = ax.get_ylim()
+    leading = round(y / 10 ** np.floor(np.log10(y)))
+    if high / low < 10 or leading in (2, 5):
+        return f"{y:g}"
+    return ""
 
 
 def _sizes(curves) -> list[int]:
@@ -246,5 +255,6 @@ def _seed_bars(ax, runs: pd.DataFrame, target: str, sources: list[str], pretrain
     ax.set_xlabel("Number of pre-training structures")
     ax.set_ylabel(f"Force RMSE at n = {n} (eV/Å)")
     ax.set_title("(d) mean ± std over seeds, seeds as points", fontsize=10, loc="left")
-    ax.legend(frameon=False, fontsize=8)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # head room for the legend above the bars
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
     ax.grid(True, axis="y", alpha=0.25)
