@@ -6,7 +6,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from synpretrain.config import ConfigError, check_config, source_model
+from synpretrain.config import ConfigError, check_config, finetune_model, source_model
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "config" / "schema.yaml")
@@ -38,6 +38,7 @@ def test_paper_config_has_the_protocol_numbers():
     assert config["datasets"]["c-synth"]["split"] == {"test_size": 1000, "val_size": 100, "seed": 42, "test_fraction": 0.1}
     assert (config["model"]["num_layers"], config["model"]["num_features"], config["model"]["r_max"]) == (4, 32, 4.0)
     assert source_model(config, "c-ace-si-r6")["r_max"] == 6.0 and source_model(config, "c-ace-si")["r_max"] == 4.0
+    assert finetune_model(config, "c-ace-si-r6")["r_max"] == 4.0 and finetune_model(config, "c-ace-si")["r_max"] == 4.0
 
 
 @pytest.mark.parametrize("edit, message", [

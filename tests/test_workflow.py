@@ -124,6 +124,20 @@ def test_fine_tuned_models_record_their_parent(tiny_run):
     assert config["training_module"]["model"]["_target_"] == "nequip.model.ModelFromPackage"
 
 
+def test_a_source_can_be_fine_tuned_at_another_cut_off(tiny_run):
+    """tiny.yaml's lcbop-si-r5 is pre-trained at r_max 5 and fine-tuned at 3 (the paper's Fig 5a)."""
+    from synpretrain.nequip_models import load_packaged_model
+
+    models = tiny_run / "results" / "models"
+    child = next((models / "finetune/lcbop-si-r5").glob("n*/si-real/n*/seed*"))
+    config = yaml.safe_load((child / "config.yaml").read_text())
+    assert config["training_module"]["model"]["_target_"] == "synpretrain.nequip_models.NequIPGNNModelFromPackage"
+    assert config["data"]["train_dataset"]["transforms"][1]["r_max"] == 3.0
+    assert load_packaged_model(str(child / "model.nequip.zip")).metadata["r_max"] == "3.0"
+    parent = next((models / "pretrain/lcbop-si-r5").glob("n*"))
+    assert load_packaged_model(str(parent / "model.nequip.zip")).metadata["r_max"] == "5.0"
+
+
 def test_nested_training_subsets(tiny_run):
     labels = tiny_run / "results" / "labels" / "c-real" / "xtb"
     small, large = (labels / "train_n2.extxyz").read_text(), (labels / "train_n4.extxyz").read_text()
