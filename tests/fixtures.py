@@ -106,3 +106,23 @@ def si_gap_18_zip(path: Path, n: int = 24) -> Path:
         archive.writestr("libAtoms-silicon-testing-framework-fc252cb/README.md", "look-alike\n")
         archive.writestr(SI_MEMBER, text)
     return path
+
+
+def lcbop_training_split(folder: Path, n_train: int, n_val: int, repeat=(1, 1, 1)) -> Path:
+    """train.extxyz + val.extxyz in `folder`: rattled diamond cells labelled by LCBOP (LAMMPS),
+    energies referenced to the isolated atom, as the workflow writes labels."""
+    from ase.build import bulk
+
+    from synpretrain import labellers
+    from synpretrain.labelling import isolated_atom_energies, label
+
+    calc = labellers.make_calculator("lammps", {"pair_style": "lcbop", "potential": "C.lcbop"})
+    frames = []
+    for i in range(n_train + n_val):
+        atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat(repeat)
+        atoms.rattle(0.1, seed=i)
+        frames.append(atoms)
+    labelled = label(frames, calc, isolated_atom_energies(calc, ["C"])).frames
+    ase.io.write(folder / "train.extxyz", labelled[:n_train], format="extxyz")
+    ase.io.write(folder / "val.extxyz", labelled[n_train:], format="extxyz")
+    return folder

@@ -7,11 +7,10 @@ import ase.io
 import numpy as np
 import pytest
 import torch
-from ase.build import bulk
 
-from synpretrain import labellers, nequip_config, training
+from fixtures import lcbop_training_split
+from synpretrain import nequip_config, training
 from synpretrain.evaluation import load_calculator
-from synpretrain.labelling import isolated_atom_energies, label
 
 MODEL = {"num_layers": 2, "num_features": 4, "l_max": 1, "parity": True, "r_max": 4.5, "num_bessels": 6,
          "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,
@@ -23,17 +22,7 @@ TRAINING = {"lr": 0.01, "batch_size": 2, "val_batch_size": 4, "max_epochs": 2, "
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    calc = labellers.make_calculator("lammps", {"pair_style": "lcbop", "potential": "C.lcbop"})
-    frames = []
-    for i in range(10):
-        atoms = bulk("C", "diamond", a=3.567, cubic=True)
-        atoms.rattle(0.1, seed=i)
-        frames.append(atoms)
-    labelled = label(frames, calc, isolated_atom_energies(calc, ["C"])).frames
-    ase.io.write(folder / "train.extxyz", labelled[:7], format="extxyz")
-    ase.io.write(folder / "val.extxyz", labelled[7:], format="extxyz")
-    return folder
+    return lcbop_training_split(tmp_path_factory.mktemp("data"), n_train=7, n_val=3)
 
 
 def train(out, data, model, **kwargs):

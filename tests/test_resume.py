@@ -15,15 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-import ase.io
 import pandas as pd
 import pytest
 import torch
 import yaml
-from ase.build import bulk
 
-from synpretrain import labellers, nequip_config, training
-from synpretrain.labelling import isolated_atom_energies, label
+from fixtures import lcbop_training_split
+from synpretrain import nequip_config, training
 
 MODEL = {"num_layers": 1, "num_features": 4, "l_max": 1, "parity": True, "r_max": 3.0, "num_bessels": 8,
          "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,
@@ -44,17 +42,7 @@ training.train(out, config, out / "model.nequip.zip", out / "training.json", 1, 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    calc = labellers.make_calculator("lammps", {"pair_style": "lcbop", "potential": "C.lcbop"})
-    frames = []
-    for i in range(24):
-        atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat((2, 1, 1))
-        atoms.rattle(0.1, seed=i)
-        frames.append(atoms)
-    labelled = label(frames, calc, isolated_atom_energies(calc, ["C"])).frames
-    ase.io.write(folder / "train.extxyz", labelled[:20], format="extxyz")
-    ase.io.write(folder / "val.extxyz", labelled[20:], format="extxyz")
-    return folder
+    return lcbop_training_split(tmp_path_factory.mktemp("data"), n_train=20, n_val=4, repeat=(2, 1, 1))
 
 
 def start(out: Path, data: Path) -> subprocess.Popen:
