@@ -1,12 +1,18 @@
-"""Snakemake script: MD stability of one packaged model (Fig 4d)."""
-import ase.io
+"""Snakemake script: MD stability of one packaged model (Fig 4d), resumable.
+
+The partial trajectory and the run's state live next to the outputs (`md.partial.extxyz`,
+`md.state.npz`); a job killed at its time limit and started again continues from the last
+saved state.  The outputs appear only when the run has ended."""
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from synpretrain.evaluation import load_calculator
+from synpretrain.evaluation import md_calculator
 from synpretrain.gpus import claim_gpu
 from synpretrain.io import atomic_path, read_extxyz, write_json
-from synpretrain.md_stability import HeatingProtocol, run
+from synpretrain.md_stability import Checkpoint, HeatingProtocol, run
 from synpretrain.runlog import progress, rule_log
 
 with rule_log(snakemake.log[0], snakemake.threads) as log:
@@ -19,24 +25,19 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
                                                     "damping_ps", "frame_every_ps", "seed") if k in md})
     print(f"start: structure {index} of {snakemake.input.structures} ({len(start)} atoms, "
           f"density {start.info.get('density')}); {protocol}", flush=True)
+    work = Path(snakemake.output.summary).parent
+    checkpoint = Checkpoint(work / "md.state.npz", work / "md.partial.extxyz", md.get("checkpoint_every_ps", 5.0))
     n_frames = int(round((protocol.ramp_ps + protocol.hold_ps) / protocol.frame_every_ps))
     bar = progress(n_frames, "MD frames", log)
-    with atomic_path(snakemake.output.trajectory) as tmp:
-        def save(atoms, row):
-            snapshot = atoms.copy()
-            snapshot.calc = None
-            snapshot.info.update(time_ps=row["time_ps"], target_T=row["target_T"])
-            ase.io.write(tmp, snapshot, format="extxyz", append=True)
-
-        with claim_gpu():
-            import torch  # only now: CUDA must not start before the GPU is chosen
-
-            calc = load_calculator(snakemake.input.package, device="cuda" if torch.cuda.is_available() else "cpu")
-            rows, summary = run(start, calc, protocol, cutoff=md.get("coordination_cutoff", 1.85),
-                                high=md.get("high_coordination", 5), progress=bar, on_frame=save)
+    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu:
+        calc, engine = md_calculator(snakemake.input.package, md.get("engine", "eager"), work, log)
+        rows, summary = run(start, calc, protocol, cutoff=md.get("coordination_cutoff", 1.85),
+                            high=md.get("high_coordination", 5), progress=bar, checkpoint=checkpoint)
     bar.close()
     with atomic_path(snakemake.output.frames) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-    summary.update(model=snakemake.wildcards.model, start_index=index, n_atoms=len(start))
+    summary.update(model=snakemake.wildcards.model, start_index=index, n_atoms=len(start), engine=engine, gpu=gpu)
+    os.replace(checkpoint.trajectory, snakemake.output.trajectory)
     write_json(snakemake.output.summary, summary)
+    checkpoint.state.unlink(missing_ok=True)
     print(summary)

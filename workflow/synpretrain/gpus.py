@@ -1,10 +1,14 @@
-"""One GPU per job on a multi-GPU workstation.
+"""K jobs per GPU on a multi-GPU workstation.
 
-`snakemake --resources gpu=N` limits how many GPU jobs run at once, but it does not say which GPU a
-job gets: every job would see all N and use the first.  `claim_gpu` gives each job its own GPU by
-holding an exclusive lock file per device (released by the OS when the job ends, even if it is
-killed) and setting CUDA_VISIBLE_DEVICES before CUDA is initialised.  Under SLURM, which already
-sets CUDA_VISIBLE_DEVICES per job, and on machines with one GPU or none, nothing is changed.
+A NequIP training job of the paper's size keeps a GPU only ~25 % busy, and K such jobs side by
+side each keep nearly their full speed, so the workflow places `jobs_per_gpu` jobs on every GPU.
+`snakemake --resources gpu=S` limits how many GPU jobs run at once (S = GPUs x jobs_per_gpu job
+slots), but it does not say which GPU a job gets: every job would see all of them and use the
+first.  `claim_gpu` gives each job a slot on one GPU by holding an exclusive lock file per slot
+(released by the OS when the job ends, even if it is killed) and setting CUDA_VISIBLE_DEVICES
+before CUDA is initialised; slots are filled GPU by GPU in turn, so jobs spread over the GPUs.
+Under SLURM, which sets CUDA_VISIBLE_DEVICES per allocation (a group of K jobs shares one GPU),
+and on machines with one GPU or none, nothing is changed.
 """
 from __future__ import annotations
 
@@ -31,8 +35,8 @@ def visible_gpus() -> list[str]:
 
 @contextlib.contextmanager
 def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[str] | None = None,
-              poll_s: float = 2.0, timeout_s: float = 3600.0) -> Iterator[str | None]:
-    """Hold one of `gpus` (default: `visible_gpus()`) for the duration of the block."""
+              jobs_per_gpu: int = 1, poll_s: float = 2.0, timeout_s: float = 3600.0) -> Iterator[str | None]:
+    """Hold one of `jobs_per_gpu` slots on one of `gpus` (default: `visible_gpus()`) for the block."""
     gpus = visible_gpus() if gpus is None else gpus
     if "SLURM_JOB_ID" in os.environ or len(gpus) <= 1:
         yield gpus[0] if gpus else None
@@ -40,9 +44,10 @@ def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[s
     lock_dir = Path(lock_dir)
     lock_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
+    slots = [(gpu, k) for k in range(max(1, int(jobs_per_gpu))) for gpu in gpus]
     while True:
-        for gpu in gpus:
-            handle = open(lock_dir / f"gpu{gpu}.lock", "w")
+        for gpu, k in slots:
+            handle = open(lock_dir / f"gpu{gpu}.slot{k}.lock", "w")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -62,5 +67,5 @@ def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[s
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"no free GPU among {gpus} after {timeout_s:.0f} s (locks in {lock_dir}); "
-                               "run with --resources gpu=N where N is the number of GPUs")
+                               "run with --resources gpu=S where S is the number of GPUs x jobs_per_gpu")
         time.sleep(poll_s)

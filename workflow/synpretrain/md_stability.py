@@ -11,13 +11,21 @@ moved step by step along the ramp; momentum is zeroed at the start.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
 
+import ase.io
 import numpy as np
 from ase import Atoms, units
 from ase.md.langevin import Langevin
 from ase.constraints import FixCom
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.neighborlist import neighbor_list
+
+from .io import atomic_path
 
 MAX_CN = 8  # coordination histogram bins 0 .. 7 and "8 or more"
 
@@ -87,43 +95,111 @@ def summarise(rows: list[dict], protocol: HeatingProtocol, completed: bool) -> d
             "min_distance": float(min(r["min_distance"] for r in rows)) if rows else None}
 
 
+class Checkpoint:
+    """Where a run keeps its partial trajectory and, every `every_ps`, its state: positions,
+    momenta, the thermostat's random-number state, the frame reached and the rows so far.
+
+    A killed run started again with the same protocol continues from the last saved state and
+    gives the same rows and frames as an uninterrupted one (the thermostat is the only source of
+    randomness, and its generator state is restored exactly)."""
+
+    def __init__(self, state: str | os.PathLike, trajectory: str | os.PathLike, every_ps: float = 5.0):
+        self.state, self.trajectory, self.every_ps = Path(state), Path(trajectory), float(every_ps)
+
+    def load(self, fingerprint: dict) -> dict | None:
+        """The saved state if it belongs to the same run (protocol, structure), else None."""
+        if not self.state.exists() or not self.trajectory.exists():
+            return None
+        with np.load(self.state) as saved:
+            meta = json.loads(str(saved["meta"]))
+            if meta["fingerprint"] != fingerprint:
+                return None
+            return {**meta, "positions": saved["positions"], "momenta": saved["momenta"]}
+
+    def save(self, atoms: Atoms, rng: np.random.Generator, frame: int, rows: list[dict],
+             fingerprint: dict) -> None:
+        meta = {"fingerprint": fingerprint, "frame": frame, "rows": rows, "rng": rng.bit_generator.state,
+                "trajectory_bytes": self.trajectory.stat().st_size}
+        with atomic_path(self.state, suffix=".npz") as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
+                     meta=np.array(json.dumps(meta)))
+
+    def append_frame(self, atoms: Atoms, row: dict) -> None:
+        snapshot = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc,
+                         momenta=atoms.get_momenta())
+        snapshot.info.update(time_ps=row["time_ps"], target_T=row["target_T"])
+        with open(self.trajectory, "a") as handle:
+            ase.io.write(handle, snapshot, format="extxyz")
+
+
+def fingerprint(atoms: Atoms, protocol: HeatingProtocol, cutoff: float, high: int) -> dict:
+    """What must be equal for a saved state to be resumed."""
+    return {"protocol": dataclasses.asdict(protocol), "cutoff": cutoff, "high": high, "n_atoms": len(atoms),
+            "start_sha256": hashlib.sha256(np.ascontiguousarray(atoms.positions).tobytes()).hexdigest()}
+
+
 def run(atoms: Atoms, calc, protocol: HeatingProtocol, cutoff: float, high: int = 5,
-        collapse_distance: float = 0.5, progress=None, on_frame=None) -> tuple[list[dict], dict]:
+        collapse_distance: float = 0.5, progress=None, checkpoint: Checkpoint | None = None
+        ) -> tuple[list[dict], dict]:
     """Heat and hold `atoms` with `calc`; return per-frame rows and a summary.
 
     The run stops early (completed = False) if atoms come closer than `collapse_distance` or the
-    forces stop being finite: the potential has broken down."""
+    forces stop being finite: the potential has broken down.  With a `checkpoint`, every frame is
+    appended to its trajectory and the run resumes from its last saved state."""
+    key = fingerprint(atoms, protocol, cutoff, high)
     atoms = atoms.copy()
     atoms.calc = calc
     rng = np.random.default_rng(protocol.seed)
     thermalize_momenta(atoms, temperature_K=protocol.T_start, rng=rng)
     Stationary(atoms)  # momentum zeroed, and kept so by FixCom
+    saved = checkpoint.load(key) if checkpoint else None
+    if saved is not None:
+        atoms.set_positions(saved["positions"])
+        atoms.set_momenta(saved["momenta"])
+        rng.bit_generator.state = saved["rng"]
+        rows, first_frame = saved["rows"], saved["frame"] + 1
+        with open(checkpoint.trajectory, "r+b") as handle:  # drop frames written after the save
+            handle.truncate(saved["trajectory_bytes"])
     atoms.set_constraint(FixCom())
     dt = protocol.timestep_fs * units.fs
     dyn = Langevin(atoms, timestep=dt, temperature_K=protocol.T_start,
                    friction=1.0 / (protocol.damping_ps * 1000 * units.fs), fixcm=False, rng=rng)
     steps_per_frame = max(1, int(round(protocol.frame_every_ps * 1000 / protocol.timestep_fs)))
     n_frames = int(round((protocol.ramp_ps + protocol.hold_ps) / protocol.frame_every_ps))
-    rows = [analyse_frame(atoms, 0.0, protocol.T_start, atoms.get_potential_energy(), cutoff, high)]
-    if on_frame:
-        on_frame(atoms, rows[-1])
-    completed = True
-    for frame in range(1, n_frames + 1):
+    save_every = max(1, int(round(checkpoint.every_ps / protocol.frame_every_ps))) if checkpoint else 0
+    if saved is None:
+        rows, first_frame = [analyse_frame(atoms, 0.0, protocol.T_start, atoms.get_potential_energy(),
+                                           cutoff, high)], 1
+        if checkpoint:
+            checkpoint.trajectory.parent.mkdir(parents=True, exist_ok=True)
+            checkpoint.trajectory.write_text("")
+            checkpoint.append_frame(atoms, rows[-1])
+    elif progress is not None:
+        progress.update(first_frame - 1)
+    completed, steps, start = True, 0, time.perf_counter()
+    for frame in range(first_frame, n_frames + 1):
         time_ps = frame * protocol.frame_every_ps
         for step in range(steps_per_frame):
             dyn.set_temperature(temperature_K=protocol.temperature(time_ps - protocol.frame_every_ps
                                                                    + (step + 1) * protocol.timestep_fs / 1000))
             dyn.run(1)
+        steps += steps_per_frame
         energy = atoms.get_potential_energy()
         if not (np.isfinite(energy) and np.all(np.isfinite(atoms.get_forces()))):
             completed = False
             break
         rows.append(analyse_frame(atoms, time_ps, protocol.temperature(time_ps), energy, cutoff, high))
-        if on_frame:
-            on_frame(atoms, rows[-1])
+        if checkpoint:
+            checkpoint.append_frame(atoms, rows[-1])
+            if frame % save_every == 0:
+                checkpoint.save(atoms, rng, frame, rows, key)
         if progress is not None:
             progress.update(1)
         if rows[-1]["min_distance"] < collapse_distance:
             completed = False
             break
-    return rows, summarise(rows, protocol, completed)
+    seconds = time.perf_counter() - start
+    summary = summarise(rows, protocol, completed)
+    summary.update(resumed_at_ps=(first_frame - 1) * protocol.frame_every_ps if saved else None,
+                   steps_this_attempt=steps, steps_per_s=round(steps / seconds, 2) if seconds > 0 else None)
+    return rows, summary

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 FORCES = "val0_epoch/forces_rmse"
+TIMINGS = "timings.jsonl"  # one line per epoch: wall-clock seconds of training and validation
 
 
 def monitor_key(training: dict) -> str:
@@ -25,32 +26,48 @@ def monitor_key(training: dict) -> str:
     return f"val0_epoch/{training['early_stopping'].get('monitor', 'forces_rmse')}"
 
 
-def training_data(train_file: str, val_file: str, symbols: list[str], r_max: float,
-                  batch_size: int, val_batch_size: int, seed: int) -> dict:
-    """The `data:` block: datasets read from extxyz files with `energy` and `forces`."""
+def _dataset(path: str, symbols: list[str], r_max: float) -> dict:
+    """A NequIP dataset: a prepared LMDB file (types and neighbour lists stored, `prepared_data`)
+    is read as it is; an extxyz file gets both transforms on every access."""
+    path = str(Path(path).resolve())
+    if path.endswith(".lmdb"):
+        return {"_target_": "nequip.data.dataset.NequIPLMDBDataset", "file_path": path}
     transforms = [
         {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
          "model_type_names": list(symbols),
          "chemical_species_to_atom_type_map": {s: s for s in symbols}},
         {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": float(r_max)},
     ]
+    return {"_target_": "nequip.data.dataset.ASEDataset", "file_path": path, "transforms": transforms,
+            "ase_args": {"format": "extxyz"}}
 
-    def dataset(path: str) -> dict:
-        return {"_target_": "nequip.data.dataset.ASEDataset", "file_path": str(Path(path).resolve()),
-                "transforms": transforms, "ase_args": {"format": "extxyz"}}
 
-    return {
+def training_data(train_file: str, val_file: str, symbols: list[str], r_max: float,
+                  batch_size: int, val_batch_size: int, seed: int, num_workers: int = 0,
+                  statistics: bool = True) -> dict:
+    """The `data:` block.  `statistics`: compute the training set's neighbour count (a fresh
+    model's `avg_num_neighbors`); a model whose weights come from a parent needs none."""
+    def loader(batch: int, shuffle: bool) -> dict:
+        block = {"_target_": "torch.utils.data.DataLoader", "batch_size": int(batch), "num_workers": int(num_workers)}
+        if shuffle:
+            block["shuffle"] = True
+        if num_workers > 0:
+            block["persistent_workers"] = True  # workers start once, not every epoch
+        return block
+
+    data = {
         "_target_": "nequip.data.datamodule.NequIPDataModule",
         "seed": int(seed),
-        "train_dataset": dataset(train_file),
-        "val_dataset": dataset(val_file),
-        "train_dataloader": {"_target_": "torch.utils.data.DataLoader", "batch_size": int(batch_size),
-                             "shuffle": True, "num_workers": 0},
-        "val_dataloader": {"_target_": "torch.utils.data.DataLoader", "batch_size": int(val_batch_size),
-                           "num_workers": 0},
-        "stats_manager": {"_target_": "nequip.data.CommonDataStatisticsManager",
-                          "type_names": list(symbols), "dataloader_kwargs": {"batch_size": int(val_batch_size)}},
+        "train_dataset": _dataset(train_file, symbols, r_max),
+        "val_dataset": _dataset(val_file, symbols, r_max),
+        "train_dataloader": loader(batch_size, shuffle=True),
+        "val_dataloader": loader(val_batch_size, shuffle=False),
     }
+    if statistics:
+        data["stats_manager"] = {"_target_": "nequip.data.CommonDataStatisticsManager",
+                                 "type_names": list(symbols),
+                                 "dataloader_kwargs": {"batch_size": int(val_batch_size)}}
+    return data
 
 
 def fresh_model(model: dict, symbols: list[str], seed: int) -> dict:
@@ -109,10 +126,27 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
     `model` is the architecture trained; for fine-tuning it must be the parent's, and a
     `parent_r_max` different from `model["r_max"]` fine-tunes at the new cut-off."""
     stopping = training["early_stopping"]
+    model_config = model_block(model, symbols, seed, parent_package, parent_r_max)
+    if training.get("compile", False):
+        model_config["compile_mode"] = "compile"  # NequIP's torch.compile of the training model
+    callbacks = [
+        {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": monitor_key(training),
+         "mode": "min", "min_delta": float(stopping["min_delta"]),
+         "patience": int(stopping["patience"])},
+        {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "monitor": monitor_key(training),
+         "mode": "min", "dirpath": str(out_dir), "filename": "best", "save_last": True,
+         "save_top_k": 1},
+        {"_target_": "synpretrain.nequip_callbacks.EpochTimer", "path": str(Path(out_dir) / TIMINGS)},
+    ]
+    if training.get("tf32", False):
+        # NequIP >= 0.14 ignores global_options.allow_tf32: this callback is its only TF32 switch
+        callbacks.append({"_target_": "nequip.train.callbacks.TF32Scheduler", "schedule": {0: True}})
     return {
         "run": ["train"],
         "data": training_data(train_file, val_file, symbols, model["r_max"],
-                              training["batch_size"], training["val_batch_size"], seed),
+                              training["batch_size"], training["val_batch_size"], seed,
+                              num_workers=training.get("num_workers", 0),
+                              statistics="training_data_stats" in str(model_config)),
         "trainer": {
             "_target_": "lightning.Trainer",
             "accelerator": training.get("accelerator", "auto"),
@@ -126,14 +160,7 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
             # flushed every step, so that a killed run's log reaches its last checkpoint
             "logger": {"_target_": "lightning.pytorch.loggers.CSVLogger", "save_dir": str(out_dir),
                        "name": "csv", "version": 0, "flush_logs_every_n_steps": 1},
-            "callbacks": [
-                {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": monitor_key(training),
-                 "mode": "min", "min_delta": float(stopping["min_delta"]),
-                 "patience": int(stopping["patience"])},
-                {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "monitor": monitor_key(training),
-                 "mode": "min", "dirpath": str(out_dir), "filename": "best", "save_last": True,
-                 "save_top_k": 1},
-            ],
+            "callbacks": callbacks,
         },
         "training_module": {
             "_target_": "nequip.train.EMALightningModule",
@@ -144,7 +171,6 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
             "val_metrics": {"_target_": "nequip.train.EnergyForceMetrics",
                             "coeffs": {"per_atom_energy_rmse": 1.0, "forces_rmse": 1.0}},
             "optimizer": {"_target_": "torch.optim.Adam", "lr": float(training["lr"])},
-            "model": model_block(model, symbols, seed, parent_package, parent_r_max),
+            "model": model_config,
         },
-        "global_options": {"allow_tf32": False},
     }

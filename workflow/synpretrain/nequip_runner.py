@@ -7,10 +7,13 @@ training is still NequIP's Hydra `main`, run on the config that `nequip_config` 
 """
 from __future__ import annotations
 
+import json
 import sys
+import time
 from pathlib import Path
 
 CONFIG_NAME = "config"
+PHASES = "phases.json"  # seconds of this attempt's import, training and packaging
 
 
 def main(argv: list[str]) -> int:
@@ -18,8 +21,12 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     out_dir, package = Path(argv[0]).resolve(), Path(argv[1]).resolve()
+    clock = time.perf_counter()
+    phases = {}
     from nequip.scripts import package as nequip_package
     from nequip.scripts import train as nequip_train
+
+    phases["import_s"] = time.perf_counter() - clock
 
     sys.argv = ["nequip-train", "-cp", str(out_dir), "-cn", CONFIG_NAME, f"hydra.run.dir={out_dir}", *argv[2:]]
     print("$ " + " ".join(sys.argv), flush=True)
@@ -28,12 +35,15 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:  # Hydra exits on errors
         if exit_.code not in (0, None):
             return int(exit_.code) if isinstance(exit_.code, int) else 1
+    phases["train_s"] = time.perf_counter() - clock - phases["import_s"]
     best = out_dir / "best.ckpt"
     if not best.exists():
         print(f"nequip-train finished without writing {best}", file=sys.stderr)
         return 1
     print(f"$ nequip-package build {best} {package}", flush=True)
     nequip_package.main(args=["build", str(best), str(package)])
+    phases["package_s"] = time.perf_counter() - clock - phases["import_s"] - phases["train_s"]
+    (out_dir / PHASES).write_text(json.dumps({k: round(v, 3) for k, v in phases.items()}) + "\n")
     return 0
 
 

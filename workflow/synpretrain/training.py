@@ -5,9 +5,14 @@ rendered `config.yaml` in the model folder.  Re-running the same job with an ide
 passes `++ckpt_path=last.ckpt` so that NequIP/Lightning continue from there; a changed config
 starts over.  The declared outputs (`model.nequip.zip`, `training.json`) are written only after
 training and packaging succeeded, so Snakemake never takes a half-trained model as finished.
+
+A finished model is also kept (hard links) in `finished/`.  Snakemake deletes the outputs of every
+job of a group when one of them fails (K jobs packed on one GPU); the retried group then finds each
+finished sibling there, with the same config and inputs, and restores it instead of training again.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -21,9 +26,9 @@ import yaml
 
 from .acquire import sha256
 from .io import atomic_path, write_json
-from .nequip_config import FORCES
+from .nequip_config import FORCES, TIMINGS
 
-from .nequip_runner import CONFIG_NAME
+from .nequip_runner import CONFIG_NAME, PHASES
 
 
 def thread_env(threads: int) -> dict:
@@ -45,7 +50,7 @@ def prepare_run(out_dir: Path, config: dict) -> list[str]:
         attempt = len(list((out_dir / "csv").glob("version_*")))
         return [f"++ckpt_path={last.resolve()}", f"++trainer.logger.version={attempt}"]
     # A different (or no) previous config: start from scratch.
-    for stale in ("last.ckpt", "best.ckpt"):
+    for stale in ("last.ckpt", "best.ckpt", TIMINGS, PHASES):
         (out_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(out_dir / "csv", ignore_errors=True)
     with atomic_path(config_path) as tmp:
@@ -78,6 +83,65 @@ def read_history(out_dir: Path) -> pd.DataFrame:
     return history.drop_duplicates(subset="epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
+def throughput(out_dir: Path, wall_s: float) -> dict:
+    """Speed of this attempt from the EpochTimer lines: training structures per second (median
+    over epochs after the first, which carries warm-up and any compilation), the first epoch's
+    extra seconds, and the fixed cost: the wall time not spent in epochs (start-up, data
+    statistics, packaging)."""
+    path = out_dir / TIMINGS
+    epochs = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    phases = json.loads((out_dir / PHASES).read_text()) if (out_dir / PHASES).exists() else {}
+    if not epochs:
+        return {}
+    attempt = [e for e in epochs if e["unix_time"] >= time.time() - wall_s]
+    steady = attempt[1:] or attempt
+    rate = sorted(e["n_train"] / e["train_s"] for e in steady if e.get("n_train") and e["train_s"] > 0)
+    epoch_s = sorted(e["train_s"] + e["val_s"] for e in steady)
+    in_epochs = sum(e["train_s"] + e["val_s"] for e in attempt)
+    return {
+        "train_structures_per_s": round(rate[len(rate) // 2], 2) if rate else None,
+        "epoch_s_median": round(epoch_s[len(epoch_s) // 2], 3) if epoch_s else None,
+        "first_epoch_extra_s": round(attempt[0]["train_s"] + attempt[0]["val_s"] - epoch_s[len(epoch_s) // 2], 3)
+        if len(attempt) > 1 else None,
+        "fixed_s": round(wall_s - in_epochs, 2) if attempt else None,
+        "epochs_this_attempt": len(attempt),
+        **{f"phase_{k}": v for k, v in phases.items()},
+    }
+
+
+FINISHED = "finished"
+
+
+def restore_finished(out_dir: Path, config: dict, package_path: Path, summary_path: Path,
+                     extra: dict) -> dict | None:
+    """The summary of an identical model already trained here (same config, same inputs), with
+    its package and summary linked back into place; None if there is none."""
+    kept = out_dir / FINISHED
+    config_path = out_dir / f"{CONFIG_NAME}.yaml"
+    if not ((kept / package_path.name).exists() and (kept / summary_path.name).exists() and config_path.exists()):
+        return None
+    if config_path.read_text() != yaml.safe_dump(config, sort_keys=False):
+        return None
+    summary = json.loads((kept / summary_path.name).read_text())
+    if any(summary.get(k) != v for k, v in extra.items() if k != "gpu"):
+        return None
+    for name, target in ((package_path.name, package_path), (summary_path.name, summary_path)):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(kept / name, tmp)
+    return summary
+
+
+def keep_finished(out_dir: Path, *outputs: Path) -> None:
+    kept = out_dir / FINISHED
+    kept.mkdir(exist_ok=True)
+    for path in outputs:
+        (kept / path.name).unlink(missing_ok=True)
+        try:
+            os.link(path, kept / path.name)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(path, kept / path.name)
+
+
 def summarise(history: pd.DataFrame, monitor: str, wall_s: float, extra: dict) -> dict:
     """Epochs run, and the validation errors of the kept (best by `monitor`) epoch."""
     best = history.loc[history[monitor].idxmin()] if history[monitor].notna().any() else None
@@ -99,14 +163,20 @@ def summarise(history: pd.DataFrame, monitor: str, wall_s: float, extra: dict) -
 def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathLike,
           summary_path: str | os.PathLike, threads: int, log, extra: dict | None = None) -> dict:
     """Train (or resume) the model in `out_dir`; write the package and the summary JSON."""
-    out_dir = Path(out_dir)
+    out_dir, package_path, summary_path = Path(out_dir), Path(package_path), Path(summary_path)
     start = time.perf_counter()
+    restored = restore_finished(out_dir, config, package_path, summary_path, extra or {})
+    if restored is not None:
+        log.write(f"restored the finished model kept in {out_dir / FINISHED} (same config and inputs)\n")
+        return restored
     overrides = prepare_run(out_dir, config)
     if overrides:
         log.write(f"resuming from {out_dir / 'last.ckpt'}\n")
-    train_and_package(out_dir, Path(package_path), overrides, threads, log)
+    train_and_package(out_dir, package_path, overrides, threads, log)
     monitor = next(c["monitor"] for c in config["trainer"]["callbacks"] if c["_target_"].endswith("EarlyStopping"))
-    summary = summarise(read_history(out_dir), monitor, time.perf_counter() - start,
-                        {**(extra or {}), "package_sha256": sha256(package_path)})
+    wall_s = time.perf_counter() - start
+    summary = summarise(read_history(out_dir), monitor, wall_s,
+                        {**(extra or {}), **throughput(out_dir, wall_s), "package_sha256": sha256(package_path)})
     write_json(summary_path, summary)
+    keep_finished(out_dir, package_path, summary_path)
     return summary

@@ -1,0 +1,276 @@
+"""Training and MD throughput of the configured NequIP model on this machine (a benchmark, not a test).
+
+    .venv/bin/python tests/benchmarks/bench_training.py                      # the paper's model, GPU: < 6 min
+    .venv/bin/python tests/benchmarks/bench_training.py --tiny               # CPU check: < 1 min
+    .venv/bin/python tests/benchmarks/bench_training.py --config config/config.yaml --jobs 2
+
+It trains through the workflow's own code (`synpretrain.training.train`: the rendered NequIP
+config, the runner, packaging) on random cells of the config's pre-training element labelled by a
+Morse potential (labels only have to be smooth and finite: throughput does not depend on them),
+and measures:
+  - `extxyz`:    one job reading extxyz (types and neighbour lists rebuilt on every access);
+  - `prepared`:  one job reading the prepared LMDB file (`synpretrain.prepared_data`);
+  - `packed`:    K jobs at once on the same device, prepared data (K = --jobs);
+  - `compiled`:  one job with `compile: true` (NequIP's torch.compile), when --compile;
+  - `small`:     a fine-tune-sized job (25 structures): its fixed cost (start-up, statistics, packaging);
+  - MD steps/s:  the heating protocol's integrator with the eager and (--compile) the AOTInductor model.
+Prints a table and writes JSON (--out): structures/s per job and per device, GPU busy % (nvidia-smi,
+when present), fixed seconds per job, MD steps/s and the device name.  The compute forecast
+(`results/tables/compute_forecast.csv`) reads this JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from synpretrain import nequip_config, training  # noqa: E402
+from synpretrain.config import stage_training  # noqa: E402
+from synpretrain.generation import random_cell  # noqa: E402
+from synpretrain.io import write_extxyz, with_labels  # noqa: E402
+from synpretrain.prepared_data import prepare  # noqa: E402
+
+
+def labelled_cell(args: tuple) -> object:
+    from ase.calculators.morse import MorsePotential
+
+    n_atoms, element, seed = args
+    rng = np.random.default_rng(seed)
+    atoms = random_cell(n_atoms, float(rng.uniform(1.5, 3.5)) if element == "C" else 2.3, element,
+                        min_distance=1.3 if element == "C" else 2.0, seed=seed)
+    atoms.calc = MorsePotential(epsilon=1.0, r0=1.6, rho0=5.0, rcut1=2.8, rcut2=3.4)
+    return with_labels(atoms, atoms.get_potential_energy(), atoms.get_forces())
+
+
+def labelled_cells(n: int, n_atoms: int, element: str, seed: int) -> list:
+    """`n` random cells (1.5-3.5 g/cm3 for carbon), made on every core."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor() as pool:
+        return list(pool.map(labelled_cell, [(n_atoms, element, seed * 100_000 + i) for i in range(n)], chunksize=8))
+
+
+class GpuSampler:
+    """GPU utilisation (%) sampled by nvidia-smi every 0.5 s while the block runs (None without one)."""
+
+    def __enter__(self):
+        self.samples, self.proc = [], None
+        if shutil.which("nvidia-smi"):
+            self.proc = subprocess.Popen(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
+                                          "--format=csv,noheader,nounits", "-lms", "500"],
+                                         stdout=subprocess.PIPE, text=True)
+            self.thread = threading.Thread(target=self._read, daemon=True)
+            self.thread.start()
+        return self
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                util, mem = (float(x) for x in line.split(",")[:2])
+                self.samples.append((time.time(), util, mem))
+            except ValueError:
+                pass
+
+    def __exit__(self, *exc):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+
+    def busy_percent(self, window: tuple[float, float] | None = None) -> float | None:
+        """Mean utilisation over `window` (Unix times; default: all samples)."""
+        values = [u for t, u, _ in self.samples if window is None or window[0] <= t <= window[1]]
+        return round(float(np.mean(values)), 1) if values else None
+
+    def peak_memory_mb(self) -> float | None:
+        return max((m for _, _, m in self.samples), default=None)
+
+
+def steady_window(job_dirs: list[Path]) -> tuple[float, float] | None:
+    """The time span in which every job was past its first epoch and still training."""
+    from synpretrain.nequip_config import TIMINGS
+
+    spans = []
+    for job in job_dirs:
+        ends = [json.loads(line)["unix_time"] for line in (job / TIMINGS).read_text().splitlines()]
+        if len(ends) < 2:
+            return None
+        spans.append((ends[0], ends[-1]))
+    start, end = max(s for s, _ in spans), min(e for _, e in spans)
+    return (start, end) if end > start else None
+
+
+def train_one(work: Path, name: str, train_file: Path, val_file: Path, cfg: dict, training_block: dict,
+              seed: int = 1) -> dict:
+    out_dir = work / name
+    config = nequip_config.render(train_file=str(train_file), val_file=str(val_file), symbols=[cfg["element"]],
+                                  model=cfg["model"], training=training_block, seed=seed,
+                                  out_dir=str(out_dir.resolve()))
+    with open(work / f"{name}.log", "w") as log:
+        start = time.perf_counter()
+        summary = training.train(out_dir, config, out_dir / "model.nequip.zip", out_dir / "training.json",
+                                 cfg["threads"], log)
+        summary["job_wall_s"] = round(time.perf_counter() - start, 2)
+    return summary
+
+
+def run_case(work: Path, name: str, jobs: int, files: tuple[Path, Path], cfg: dict, training_block: dict) -> dict:
+    start = time.perf_counter()
+    with GpuSampler() as gpu, ThreadPoolExecutor(jobs) as pool:
+        summaries = list(pool.map(lambda k: train_one(work, f"{name}-{k}", *files, cfg, training_block, seed=k + 1),
+                                  range(jobs)))
+    rates = [s.get("train_structures_per_s") for s in summaries]
+    result = {
+        "case": name, "jobs": jobs, "wall_s": round(time.perf_counter() - start, 1),
+        "structures_per_s_per_job": round(float(np.mean(rates)), 2) if all(rates) else None,
+        "structures_per_s_per_device": round(float(np.sum(rates)), 2) if all(rates) else None,
+        "gpu_busy_percent": gpu.busy_percent(steady_window([work / f"{name}-{k}" for k in range(jobs)])),
+        "gpu_busy_percent_whole_jobs": gpu.busy_percent(), "gpu_memory_peak_mb": gpu.peak_memory_mb(),
+        "first_epoch_extra_s": summaries[0].get("first_epoch_extra_s"),
+        "fixed_s": round(float(np.mean([s["fixed_s"] for s in summaries])), 2),
+        "phases": {k: v for k, v in summaries[0].items() if k.startswith("phase_")},
+        "epochs": summaries[0]["epochs"],
+    }
+    print(f"  {name}: {result}", flush=True)
+    return result
+
+
+def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) -> dict:
+    from synpretrain.evaluation import md_calculator
+    from synpretrain.md_stability import HeatingProtocol, run
+
+    t0 = time.perf_counter()
+    with open(work / f"md-{engine}.log", "w") as log:
+        calc, description = md_calculator(package, engine, work, log)
+    setup_s = time.perf_counter() - t0
+    protocol = HeatingProtocol(ramp_ps=steps / 2000, hold_ps=steps / 2000, frame_every_ps=steps / 10000, seed=1)
+    run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)          # warm-up (lazy init)
+    rows, summary = run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)
+    result = {"engine": description, "steps": summary["steps_this_attempt"], "steps_per_s": summary["steps_per_s"],
+              "setup_s": round(setup_s, 1), "finite": bool(np.isfinite(rows[-1]["epot_per_atom"]))}
+    print(f"  MD {engine}: {result}", flush=True)
+    return result
+
+
+def any_package(work: Path) -> Path:
+    """A model trained by an earlier case (MD speed does not depend on its weights); else a fresh one."""
+    found = sorted(work.glob("*/model.nequip.zip"))
+    if not found:
+        raise FileNotFoundError(f"no trained model in {work}: run a training case first (or keep --work)")
+    return found[0]
+
+
+def device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "config/paper.yaml"), help="model and training settings")
+    parser.add_argument("--atoms", type=int, default=200, help="atoms per cell")
+    parser.add_argument("--train", type=int, default=500, help="training structures of the throughput runs")
+    parser.add_argument("--val", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--jobs", default="4", help="K, jobs packed on one device (a comma-separated list: one case each)")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers per job")
+    parser.add_argument("--md-steps", type=int, default=1000)
+    parser.add_argument("--compile", action="store_true", help="also measure compiled training and compiled MD")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--tiny", action="store_true", help="a CPU check: 2x8 model, 16 atoms, few structures")
+    parser.add_argument("--only", default="", help="comma-separated cases (extxyz,prepared,packed,small,md,compiled)")
+    parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--out", default="bench_training.json")
+    args = parser.parse_args(argv)
+
+    config = yaml.safe_load(Path(args.config).read_text())
+    model = dict(config["model"])
+    training_block = stage_training(config, "pretrain")
+    element = config["datasets"][config["pretrain"]["dataset"]]["element"]
+    if args.tiny:
+        model.update(num_layers=1, num_features=8)
+        args.atoms, args.train, args.val, args.epochs, args.md_steps = 16, 24, 4, 2, 100
+        args.jobs = "2"
+    training_block.update(max_epochs=args.epochs, num_workers=args.workers, compile=False,
+                          early_stopping={"patience": 10_000, "min_delta": 0.0,
+                                          "monitor": training_block["early_stopping"].get("monitor", "forces_rmse")})
+    cfg = {"model": model, "element": element, "threads": args.threads}
+    cases = set(filter(None, args.only.split(","))) or {"extxyz", "prepared", "packed", "small", "compiled", "md"}
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-training-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    frames = labelled_cells(args.train + args.val + 25, args.atoms, element, seed=7)
+    files = {name: work / f"{name}.extxyz" for name in ("train", "val", "small")}
+    write_extxyz(files["train"], frames[: args.train])
+    write_extxyz(files["val"], frames[args.train: args.train + args.val])
+    write_extxyz(files["small"], frames[args.train + args.val:])
+    prepare_start = time.perf_counter()
+    lmdb = {name: work / f"{name}.lmdb" for name in files}
+    for name in files:
+        prepare(files[name], lmdb[name], [element], model["r_max"])
+    prepare_s = time.perf_counter() - prepare_start
+    print(f"data: {len(frames)} cells of {args.atoms} atoms in {prepare_start - t0:.1f} s; "
+          f"prepared (LMDB) in {prepare_s:.1f} s", flush=True)
+
+    result = {"device": device_name(), "config": args.config, "model": model, "atoms": args.atoms,
+              "train": args.train, "val": args.val, "epochs": args.epochs, "workers": args.workers,
+              "prepare_s": round(prepare_s, 2), "cases": [], "md": [], "errors": {}}
+    small = {**training_block, "max_epochs": 10, "batch_size": min(10, training_block["batch_size"])}
+    plan = [  # (case, what it adds to, how to measure it)
+        ("extxyz", "cases", lambda: run_case(work, "extxyz", 1, (files["train"], files["val"]), cfg,
+                                             {**training_block, "num_workers": 0})),
+        ("prepared", "cases", lambda: run_case(work, "prepared", 1, (lmdb["train"], lmdb["val"]), cfg, training_block)),
+        *[("packed", "cases", lambda k=k: run_case(work, f"packed{k}", k, (lmdb["train"], lmdb["val"]), cfg,
+                                                   training_block)) for k in map(int, args.jobs.split(",")) if k > 1],
+        ("small", "cases", lambda: run_case(work, "small", 1, (lmdb["small"], lmdb["val"]), cfg, small)),
+        ("md", "md", lambda: md_speed(any_package(work), frames[-1], "eager", args.md_steps, work)),
+        ("compiled", "md", lambda: md_speed(any_package(work), frames[-1], "compiled", args.md_steps, work)),
+        ("compiled", "cases", lambda: run_case(work, "compiled", 1, (lmdb["train"], lmdb["val"]), cfg,
+                                               {**training_block, "compile": True})),
+    ]
+    for case, section, measure in plan:
+        if case not in cases or (case == "compiled" and not args.compile):
+            continue
+        try:
+            result[section].append(measure())
+        except Exception as error:  # one failing case must not lose the others' numbers
+            result["errors"][f"{section}:{case}"] = f"{type(error).__name__}: {error}"
+            print(f"  {case} failed: {error}", flush=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    result["total_s"] = round(time.perf_counter() - t0, 1)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+    return result
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['device']}: {result['atoms']}-atom cells, model "
+          f"{result['model']['num_layers']}x{result['model']['num_features']}, {result['train']} training structures")
+    print(f"{'case':<10}{'jobs':>5}{'struct/s/job':>14}{'struct/s/device':>17}{'GPU busy %':>12}{'fixed s':>9}{'1st epoch +s':>14}")
+    for c in result["cases"]:
+        print(f"{c['case']:<10}{c['jobs']:>5}{c['structures_per_s_per_job'] or float('nan'):>14.1f}"
+              f"{c['structures_per_s_per_device'] or float('nan'):>17.1f}{c['gpu_busy_percent'] or float('nan'):>12.1f}"
+              f"{c['fixed_s']:>9.1f}{c['first_epoch_extra_s'] or float('nan'):>14.1f}")
+    for m in result["md"]:
+        print(f"MD {m['engine']}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s)")
+
+
+if __name__ == "__main__":
+    main()

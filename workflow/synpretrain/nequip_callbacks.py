@@ -1,0 +1,43 @@
+"""Lightning callbacks that the rendered NequIP configs use (importable by `_target_`)."""
+from __future__ import annotations
+
+import json
+import time
+
+from lightning.pytorch.callbacks import Callback
+
+
+class EpochTimer(Callback):
+    """Append one JSON line per epoch to `path`: seconds of training and of validation, the
+    structures seen, and the Unix time the epoch ended.  Throughput (structures/s), the compile
+    overhead of the first epoch and the compute ledger are read from it."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._train_start = self._val_start = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._train_start, self._val_start = time.perf_counter(), None
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._val_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self._train_start is None:
+            return
+        end = time.perf_counter()
+        val_start = self._val_start or end
+        record = {"epoch": int(trainer.current_epoch), "train_s": round(val_start - self._train_start, 4),
+                  "val_s": round(end - val_start, 4), "n_train": _count(trainer.train_dataloader),
+                  "n_val": _count(trainer.val_dataloaders), "unix_time": round(time.time(), 3)}
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def _count(loader) -> int | None:
+    loaders = loader if isinstance(loader, (list, tuple)) else [loader]
+    try:
+        return sum(len(item.dataset) for item in loaders)
+    except (AttributeError, TypeError):
+        return None
