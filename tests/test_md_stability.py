@@ -58,3 +58,73 @@ def test_a_collapsing_potential_is_caught():
     rows, summary = run(atoms, calc, protocol, cutoff=C_CUTOFF)
     assert summary["first_unphysical_ps"] is not None
     assert summary["first_unphysical_ps"] <= rows[-1]["time_ps"]
+
+
+class _Killed(Exception):
+    pass
+
+
+class _DiesAfter:
+    """A calculator that dies (like a job at its time limit) after `calls` force evaluations."""
+
+    def __init__(self, calc, calls):
+        self.calc, self.calls = calc, calls
+
+    def __getattr__(self, name):
+        return getattr(self.calc, name)
+
+    def get_forces(self, atoms=None):
+        self.calls -= 1
+        if self.calls < 0:
+            raise _Killed()
+        return self.calc.get_forces(atoms)
+
+    def get_potential_energy(self, atoms=None, force_consistent=False):
+        return self.calc.get_potential_energy(atoms)
+
+
+def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(tmp_path):
+    import ase.io
+
+    from synpretrain.md_stability import Checkpoint
+
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat(2)
+    protocol = HeatingProtocol(timestep_fs=0.5, T_start=300, T_end=2000, ramp_ps=0.03, hold_ps=0.03,
+                               frame_every_ps=0.005, seed=3)
+
+    def lcbop():
+        return labellers.make_calculator("lammps", {"pair_style": "lcbop", "potential": "C.lcbop"})
+
+    whole = Checkpoint(tmp_path / "a.npz", tmp_path / "a.extxyz", every_ps=0.01)
+    rows, summary = run(atoms, lcbop(), protocol, cutoff=C_CUTOFF, checkpoint=whole)
+    assert summary["completed"] and summary["resumed_at_ps"] is None and len(rows) == 13
+
+    parts = Checkpoint(tmp_path / "b.npz", tmp_path / "b.extxyz", every_ps=0.01)
+    with pytest.raises(_Killed):                       # dies in mid-run, some frames after a save
+        run(atoms, _DiesAfter(lcbop(), calls=230), protocol, cutoff=C_CUTOFF, checkpoint=parts)
+    written = len(ase.io.read(parts.trajectory, ":"))
+    assert parts.state.exists() and 4 <= written < 13
+    resumed_rows, resumed = run(atoms, lcbop(), protocol, cutoff=C_CUTOFF, checkpoint=parts)
+    saved_frame = round(resumed["resumed_at_ps"] / protocol.frame_every_ps)
+    assert saved_frame % 2 == 0 and 2 <= saved_frame < written            # the last save before the kill
+    assert resumed["steps_this_attempt"] == (12 - saved_frame) * 10     # only what was left was run
+    assert resumed_rows == rows                                   # the analysis equals the uninterrupted run's
+    assert {k: v for k, v in resumed.items() if k not in ("resumed_at_ps", "steps_this_attempt", "steps_per_s")} \
+        == {k: v for k, v in summary.items() if k not in ("resumed_at_ps", "steps_this_attempt", "steps_per_s")}
+    first, second = ase.io.read(whole.trajectory, ":"), ase.io.read(parts.trajectory, ":")
+    assert len(first) == len(second) == 13
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.positions, b.positions)
+        np.testing.assert_array_equal(a.get_momenta(), b.get_momenta())
+
+
+def test_a_state_of_another_protocol_is_not_resumed(tmp_path):
+    from synpretrain.md_stability import Checkpoint
+
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat(2)
+    calc = labellers.make_calculator("lammps", {"pair_style": "lcbop", "potential": "C.lcbop"})
+    checkpoint = Checkpoint(tmp_path / "s.npz", tmp_path / "t.extxyz", every_ps=0.01)
+    run(atoms, calc, SHORT, cutoff=C_CUTOFF, checkpoint=checkpoint)
+    other = HeatingProtocol(**{**SHORT.__dict__, "seed": 99})
+    rows, summary = run(atoms, calc, other, cutoff=C_CUTOFF, checkpoint=checkpoint)
+    assert summary["resumed_at_ps"] is None and len(rows) == 5

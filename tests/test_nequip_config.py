@@ -37,7 +37,8 @@ def test_loss_ema_optimiser_and_early_stopping():
     assert module["loss"]["per_atom_energy"] is True
     assert module["loss"]["coeffs"] == {"total_energy": 4.0, "forces": 1.0}
     assert module["optimizer"] == {"_target_": "torch.optim.Adam", "lr": 0.01}
-    stop, checkpoint = config["trainer"]["callbacks"]
+    stop, checkpoint, timer = config["trainer"]["callbacks"]
+    assert timer["_target_"] == "synpretrain.nequip_callbacks.EpochTimer"
     assert stop["monitor"] == checkpoint["monitor"] == "val0_epoch/forces_rmse"
     assert (stop["patience"], stop["min_delta"]) == (40, 0.005)
     assert checkpoint["filename"] == "best" and checkpoint["save_last"] is True
@@ -75,5 +76,28 @@ def test_stage_overrides():
 
 def test_monitor_can_include_the_energy():
     training = {**TRAINING, "early_stopping": {"patience": 40, "min_delta": 0.005, "monitor": "weighted_sum"}}
-    stop, checkpoint = render(training=training)["trainer"]["callbacks"]
+    stop, checkpoint, _ = render(training=training)["trainer"]["callbacks"]
     assert stop["monitor"] == checkpoint["monitor"] == "val0_epoch/weighted_sum"
+
+
+def test_speed_switches_workers_compile_and_tf32():
+    plain = render()
+    assert plain["data"]["train_dataloader"]["num_workers"] == 0
+    assert "persistent_workers" not in plain["data"]["train_dataloader"]
+    assert "compile_mode" not in plain["training_module"]["model"]
+    assert not any(c["_target_"].endswith("TF32Scheduler") for c in plain["trainer"]["callbacks"])
+    fast = render(training={**TRAINING, "num_workers": 3, "compile": True, "tf32": True})
+    assert fast["data"]["train_dataloader"]["num_workers"] == fast["data"]["val_dataloader"]["num_workers"] == 3
+    assert fast["data"]["train_dataloader"]["persistent_workers"] is True
+    assert fast["training_module"]["model"]["compile_mode"] == "compile"
+    assert {"_target_": "nequip.train.callbacks.TF32Scheduler", "schedule": {0: True}} in fast["trainer"]["callbacks"]
+
+
+def test_prepared_files_are_read_without_transforms_and_statistics_only_for_fresh_models(tmp_path):
+    config = render(train_file=str(tmp_path / "train_n10.r4.lmdb"), val_file=str(tmp_path / "val.r4.lmdb"))
+    dataset = config["data"]["train_dataset"]
+    assert dataset == {"_target_": "synpretrain.nequip_datasets.PreparedDataset",
+                       "file_path": str(tmp_path / "train_n10.r4.lmdb")}
+    assert "stats_manager" in config["data"]                       # avg_num_neighbors of a fresh model
+    tuned = render(parent_package=str(tmp_path / "model.nequip.zip"))
+    assert "stats_manager" not in tuned["data"]                     # the parent's normalisation is kept

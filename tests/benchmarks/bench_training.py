@@ -192,9 +192,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers per job")
     parser.add_argument("--md-steps", type=int, default=1000)
     parser.add_argument("--compile", action="store_true", help="also measure compiled training and compiled MD")
+    parser.add_argument("--tf32", action="store_true", help="TF32 matmuls in every training case (GPUs that have it)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--tiny", action="store_true", help="a CPU check: 2x8 model, 16 atoms, few structures")
-    parser.add_argument("--only", default="", help="comma-separated cases (extxyz,prepared,packed,small,md,compiled)")
+    parser.add_argument("--only", default="", help="comma-separated cases (extxyz,prepared,packed,small,md,md-compiled,compiled)")
     parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--out", default="bench_training.json")
     args = parser.parse_args(argv)
@@ -207,11 +208,11 @@ def main(argv=None) -> dict:
         model.update(num_layers=1, num_features=8)
         args.atoms, args.train, args.val, args.epochs, args.md_steps = 16, 24, 4, 2, 100
         args.jobs = "2"
-    training_block.update(max_epochs=args.epochs, num_workers=args.workers, compile=False,
+    training_block.update(max_epochs=args.epochs, num_workers=args.workers, compile=False, tf32=args.tf32,
                           early_stopping={"patience": 10_000, "min_delta": 0.0,
                                           "monitor": training_block["early_stopping"].get("monitor", "forces_rmse")})
     cfg = {"model": model, "element": element, "threads": args.threads}
-    cases = set(filter(None, args.only.split(","))) or {"extxyz", "prepared", "packed", "small", "compiled", "md"}
+    cases = set(filter(None, args.only.split(","))) or {"extxyz", "prepared", "packed", "small", "md", "md-compiled", "compiled"}
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-training-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -229,7 +230,7 @@ def main(argv=None) -> dict:
     print(f"data: {len(frames)} cells of {args.atoms} atoms in {prepare_start - t0:.1f} s; "
           f"prepared (LMDB) in {prepare_s:.1f} s", flush=True)
 
-    result = {"device": device_name(), "config": args.config, "model": model, "atoms": args.atoms,
+    result = {"device": device_name(), "config": args.config, "tf32": args.tf32, "model": model, "atoms": args.atoms,
               "train": args.train, "val": args.val, "epochs": args.epochs, "workers": args.workers,
               "prepare_s": round(prepare_s, 2), "cases": [], "md": [], "errors": {}}
     small = {**training_block, "max_epochs": 10, "batch_size": min(10, training_block["batch_size"])}
@@ -241,12 +242,12 @@ def main(argv=None) -> dict:
                                                    training_block)) for k in map(int, args.jobs.split(",")) if k > 1],
         ("small", "cases", lambda: run_case(work, "small", 1, (lmdb["small"], lmdb["val"]), cfg, small)),
         ("md", "md", lambda: md_speed(any_package(work), frames[-1], "eager", args.md_steps, work)),
-        ("compiled", "md", lambda: md_speed(any_package(work), frames[-1], "compiled", args.md_steps, work)),
+        ("md-compiled", "md", lambda: md_speed(any_package(work), frames[-1], "compiled", args.md_steps, work)),
         ("compiled", "cases", lambda: run_case(work, "compiled", 1, (lmdb["train"], lmdb["val"]), cfg,
                                                {**training_block, "compile": True})),
     ]
     for case, section, measure in plan:
-        if case not in cases or (case == "compiled" and not args.compile):
+        if case not in cases or (case in ("compiled", "md-compiled") and not args.compile):
             continue
         try:
             result[section].append(measure())

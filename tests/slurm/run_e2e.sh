@@ -2,8 +2,10 @@
 # `snakemake --profile slurm` for real, on a one-node SLURM cluster started here (CI step; run as
 # root on Debian: bash tests/slurm/run_e2e.sh). Checks:
 #   - the run reaches Table 1 through SLURM;
-#   - training jobs were submitted with --gpus=1, labelling jobs without;
-#   - the direct-training job, killed by its 1-minute time limit, was resubmitted and resumed from
+#   - training jobs asked for one GPU (--gres=gpu:1), labelling jobs for none;
+#   - packs: the two direct-training jobs (jobs_per_gpu: 2) ran side by side inside ONE allocation
+#     that asked for one GPU (same SLURM job id, overlapping epochs), and so did the two fine-tunes;
+#   - that pack, killed by its 1-minute time limit, was resubmitted and both jobs resumed from
 #     last.ckpt, and finished.
 # Everything is bounded by timeouts; the daemons it started are stopped on exit.
 set -euo pipefail
@@ -22,25 +24,41 @@ status=0
 # targets first: --set-resources and --default-resources take every word after them
 timeout -k 30 1200 snakemake results/tables/table1.csv --profile slurm --configfile tests/data/slurm.yaml --directory "$work/run" \
   --verbose --jobs 4 --slurm-init-seconds-before-status-checks 5 \
-  --set-resources pretrain:cpus_per_task=1 finetune:cpus_per_task=1 direct:cpus_per_task=1 \
+  --set-resources pretrain:cpus_per_task=1 finetune:cpus_per_task=1 direct:cpus_per_task=1 gpu_pack:cpus_per_task=1 \
                   pretrain:slurm_partition=gpu finetune:slurm_partition=gpu direct:slurm_partition=gpu \
+                  gpu_pack:slurm_partition=gpu \
   --default-resources slurm_partition=cpu runtime=10 mem_mb=1000 cpus_per_task=1 > "$log" 2>&1 || status=$?
 tail -n 30 "$log"
 fail() { echo "SLURM e2e FAILED: $*" >&2; exit 1; }
 [ "$status" -eq 0 ] || fail "snakemake exited with $status (log: $log)"
 [ -s "$work/run/results/tables/table1.csv" ] || fail "no Table 1"
 grep "sbatch call" "$log" > "$work/sbatch.txt" || fail "no sbatch calls logged"
-for rule in pretrain finetune direct; do     # the log path and comment carry rule_<name>
-  grep "rule_${rule}" "$work/sbatch.txt" | grep -q -- "--gpus=1" || fail "$rule was not submitted with --gpus=1"
+for rule in pretrain finetune direct; do     # the comment carries rule_<name> (rule_<pack>_<rules> for a pack)
+  grep "rule_${rule}" "$work/sbatch.txt" | grep -q -- "--gres=gpu:1" || fail "$rule was not submitted with --gres=gpu:1"
 done
-if grep "rule_label_chunk" "$work/sbatch.txt" | grep -q -- "--gpus"; then fail "a labelling job asked for a GPU"; fi
+grep -q -- "--gpus=" "$work/sbatch.txt" && fail "a job asked for GPUs by count (a pack must ask for one GPU)"
+for pack in direct-0 finetune-0; do
+  grep "rule_${pack}_" "$work/sbatch.txt" | grep -q -- "--gres=gpu:1" || fail "pack $pack was not one allocation with one GPU"
+done
+if grep "rule_label_chunk" "$work/sbatch.txt" | grep -q -- "--gres\|--gpus"; then fail "a labelling job asked for a GPU"; fi
 grep "rule_label_chunk" "$work/sbatch.txt" >/dev/null || fail "no labelling job was submitted"
 direct_log=$(ls "$work"/run/logs/train/direct/c-real/n4/seed1.log)
 grep -q "resuming from" "$direct_log" || fail "the direct-training job did not resume from last.ckpt"
+grep -q "resuming from" "$work"/run/logs/train/direct/c-real/n4/seed2.log || fail "the second packed job did not resume"
 python - "$work/run" <<'PY'
 import json, sys
 from pathlib import Path
 run = Path(sys.argv[1])
+# packs: two jobs, one SLURM job, running at the same time
+for pack in ("direct-0", "finetune-0"):
+    record = json.loads((run / f"results/packs/{pack}.json").read_text())
+    ids = {m["slurm_job_id"] for m in record["members"]}
+    assert record["jobs"] == 2 and len(ids) == 1 and None not in ids, record
+    assert record["overlap_s"] > 0, record
+    print(f"pack {pack}: 2 jobs in SLURM job {ids.pop()}, side by side for {record['overlap_s']} s")
+direct = [json.loads((run / f"results/models/direct/c-real/n4/seed{s}/timings.jsonl").read_text().splitlines()[-1])
+          for s in (1, 2)]
+print("last epochs ended at", [d["unix_time"] for d in direct])
 model = run / "results/models/direct/c-real/n4/seed1"
 summary = json.loads((model / "training.json").read_text())
 assert summary["epochs"] == 1800, summary

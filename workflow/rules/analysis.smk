@@ -12,13 +12,14 @@ rule md_stability:
         trajectory=f"{RESULTS}/md/{{model}}/trajectory.extxyz",
     params:
         md=MD,
+        jobs_per_gpu=jobs_per_gpu(config),
     log:
         "logs/md/{model}.log",
     benchmark:
         "benchmarks/md/{model}.tsv"
     threads: config.get("threads_per_job", 1)
     resources:
-        gpu=1,
+        **gpu_resources("md"),
     conda:
         "../../envs/nequip.yaml"
     script:

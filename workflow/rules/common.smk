@@ -3,6 +3,8 @@ import re
 from pathlib import Path
 
 from synpretrain.config import REFERENCE, check_config, finetune_model, source_model, stage_training
+from synpretrain.plan import TrainingJob, experiment_packs, jobs_per_gpu, pack_of, packs
+from synpretrain.prepared_data import prepared_file
 
 check_config(config)
 
@@ -37,6 +39,9 @@ wildcard_constraints:
     model=r"direct/[^/]+/n\d+/seed\d+|finetune/[^/]+/n\d+/[^/]+/n\d+/seed\d+|pretrain/[^/]+/n\d+",
     density=r"[0-9.]+",
     temperature=r"[0-9.]+",
+    stem=r"(data|labels)/[^.]+",
+    rmax=r"[0-9.]+",
+    pack=r"(pretrain|finetune|direct)-\d+",
 
 
 def fmt_number(x):
@@ -184,26 +189,72 @@ def labels_summary(dataset, labeller, split):
 # --- training (train.smk) -------------------------------------------------------
 
 
-def target_files(target, n):
+def training_inputs(dataset, labeller, n, r_max):
+    """A training job's data: `train` and `val` as the trainer reads them (prepared LMDB files at
+    the model's r_max, or extxyz when `training.prepare_data` is off) and the labelled extxyz
+    `labels` they come from (counted and hashed into the model's provenance)."""
+    files = {"labels": train_subset(dataset, labeller, n), "val_labels": labelled_file(dataset, labeller, "val")}
+    if not config["training"].get("prepare_data", True):
+        return {**files, "train": files["labels"], "val": files["val_labels"]}
+    return {**files, "train": prepared_file(files["labels"], r_max), "val": prepared_file(files["val_labels"], r_max)}
+
+
+def target_files(target, n, r_max):
     spec = TARGETS[target]
-    return {
-        "train": train_subset(spec["dataset"], spec["labeller"], n),
-        "val": labelled_file(spec["dataset"], spec["labeller"], "val"),
-    }
+    return training_inputs(spec["dataset"], spec["labeller"], n, r_max)
 
 
 def source_files(source, npre):
-    dataset, labeller = source_dataset(source), SOURCES[source]["labeller"]
-    return {
-        "train": train_subset(dataset, labeller, npre),
-        "val": labelled_file(dataset, labeller, "val"),
-    }
+    return training_inputs(source_dataset(source), SOURCES[source]["labeller"], npre, source_model(config, source)["r_max"])
 
 
-def gpu_resources(stage):
-    """Training jobs hold one GPU each (on CPU-only machines the job simply runs on the CPU)."""
-    spec = config.get("resources", {}).get(stage, {})
-    return {"gpu": spec.get("gpu", 1), "runtime": spec.get("runtime", 60), "mem_mb": spec.get("mem_mb", 4000)}
+def prepared_types(stem):
+    """Type names of a prepared file: the element of the dataset in its path."""
+    return [element_of(stem.split("/")[1])]
+
+
+# --- sharing a GPU (train.smk, analysis.smk) -------------------------------------------------
+
+PACKS = packs(config)
+PACK_OF = pack_of(config)
+
+
+def gpu_resources(stage, **override):
+    """runtime, mem_mb and the GPU of a training or MD job (config `resources.<stage>`).
+
+    On one machine the GPU is a count (`gpu: 1`) that `--resources gpu=S` limits.  Under a cluster
+    executor it is the GRES string `gpu:1`: Snakemake adds up numeric resources over the jobs of a
+    group, but keeps one value of a string, so a pack of K jobs (`resources.jobs_per_gpu`) still
+    asks SLURM for one GPU."""
+    spec = {**config.get("resources", {}).get(stage, {}), **override}
+    gpus = spec.get("gpu", 1)
+    # callables: which executor runs the jobs is known when the DAG is built, not when this is read
+    return {"runtime": spec.get("runtime", 60), "mem_mb": spec.get("mem_mb", 4000),
+            "gpu": lambda wc: 0 if workflow.non_local_exec else gpus,
+            "gres": lambda wc: f"gpu:{gpus}" if gpus and workflow.non_local_exec else ""}
+
+
+def pretrain_job(wc):
+    return TrainingJob("pretrain", int(wc.npre), source=wc.source)
+
+
+def finetune_job(wc):
+    return TrainingJob("finetune", int(wc.n), source=wc.source, npre=int(wc.npre), target=wc.target, seed=int(wc.seed))
+
+
+def direct_job(wc):
+    return TrainingJob("direct", int(wc.n), target=wc.target, seed=int(wc.seed))
+
+
+def pack_group(job):
+    """The job group of a training job: its pack, when K > 1 jobs share a GPU (else none)."""
+    return PACK_OF.get(job.model)
+
+
+def pack_records(experiment):
+    """The records of an experiment's packs: asking for its figure forms its packs (a pack's
+    record needs all its jobs, which is what ties them into one job group)."""
+    return [f"{RESULTS}/packs/{name}.json" for name in experiment_packs(config, experiment)]
 
 
 # --- evaluation (evaluate.smk) --------------------------------------------------
@@ -267,6 +318,9 @@ def figure_enabled(name):
 REPORTED = [f"{RESULTS}/{name}.pdf" for name in ("fig2", "fig3", "fig4", "fig5") if figure_enabled(name)]
 if "fig3" in EXPERIMENTS:
     REPORTED += [f"{RESULTS}/tables/table1.csv"]
-FINAL_TARGETS = REPORTED + [f"{RESULTS}/tables/learning_curves.csv", f"{RESULTS}/report.html"]
+# the ledger is written after every other output of `all`, so that it sees every job's benchmark
+LEDGER_AFTER = REPORTED + [f"{RESULTS}/tables/learning_curves.csv"] + [f"{RESULTS}/packs/{p}.json" for p in PACKS]
+REPORTED += [f"{RESULTS}/tables/compute.csv", f"{RESULTS}/tables/compute_forecast.csv"]
+FINAL_TARGETS = REPORTED + LEDGER_AFTER + [f"{RESULTS}/report.html"]
 if "fig3" in EXPERIMENTS:
     FINAL_TARGETS += [f"{RESULTS}/tables/table1.{ext}" for ext in ("md", "tex")]

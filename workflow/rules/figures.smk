@@ -4,7 +4,8 @@
 rule table1:
     """Table 1: energy RMSE mean ± std over seeds, by pre-training source and n."""
     input:
-        lambda wc: experiment_evals("fig3", pretrained=False),
+        evals=lambda wc: experiment_evals("fig3", pretrained=False),
+        packs=lambda wc: pack_records("fig3"),
     output:
         csv=report(f"{RESULTS}/tables/table1.csv", caption="../report/table1.rst", category="Tables"),
         md=f"{RESULTS}/tables/table1.md",
@@ -22,7 +23,8 @@ rule table1:
 rule fig3:
     """Fig 3: learning curves per synthetic label source vs direct training."""
     input:
-        lambda wc: experiment_evals("fig3", pretrained=False),
+        evals=lambda wc: experiment_evals("fig3", pretrained=False),
+        packs=lambda wc: pack_records("fig3"),
     output:
         report(f"{RESULTS}/fig3.pdf", caption="../report/fig3.rst", category="Figures"),
     params:
@@ -39,7 +41,8 @@ rule fig3:
 rule fig2:
     """Fig 2: learning curves per number of pre-training structures vs direct training."""
     input:
-        lambda wc: experiment_evals("fig2", pretrained=False),
+        evals=lambda wc: experiment_evals("fig2", pretrained=False),
+        packs=lambda wc: pack_records("fig2"),
     output:
         report(f"{RESULTS}/fig2.pdf", caption="../report/fig2.rst", category="Figures"),
     params:
@@ -58,6 +61,7 @@ rule fig4:
     """Fig 4: specialised fine-tuning, its general-test error, environment map and MD stability."""
     input:
         evals=lambda wc: experiment_evals("fig4"),
+        packs=lambda wc: pack_records("fig4"),
         umap=f"{RESULTS}/analysis/umap/fig4.csv",
         md_frames=lambda wc: list(md_files("csv").values()),
         md_summaries=lambda wc: list(md_files("json").values()),
@@ -80,6 +84,7 @@ rule fig5:
     """Fig 5: alchemical pre-training (C -> Si) at two settings, environment map, bars at one n."""
     input:
         evals=lambda wc: experiment_evals("fig5", pretrained=False),
+        packs=lambda wc: pack_records("fig5"),
         umap=f"{RESULTS}/analysis/umap/fig5.csv",
     output:
         report(f"{RESULTS}/fig5.pdf", caption="../report/fig5.rst", category="Figures"),

@@ -1,6 +1,24 @@
 # NequIP training: pre-training on synthetic labels, fine-tuning and direct training on real data.
 # Every model folder holds config.yaml (what nequip-train ran), best.ckpt/last.ckpt, the CSV log,
-# model.nequip.zip (self-contained) and training.json (summary + provenance).
+# model.nequip.zip (self-contained) and training.json (summary + provenance + speed).
+
+
+rule prepare_data:
+    """Types and neighbour lists of one labelled file computed once, at one cut-off (NequIP LMDB)."""
+    input:
+        f"{RESULTS}/{{stem}}.extxyz",
+    output:
+        f"{RESULTS}/{{stem}}.r{{rmax}}.lmdb",
+    params:
+        symbols=lambda wc: prepared_types(wc.stem),
+    log:
+        "logs/prepare/{stem}.r{rmax}.log",
+    benchmark:
+        "benchmarks/prepare/{stem}.r{rmax}.tsv"
+    conda:
+        "../../envs/nequip.yaml"
+    script:
+        "../scripts/prepare_data.py"
 
 
 rule pretrain:
@@ -10,12 +28,15 @@ rule pretrain:
     output:
         package=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
         summary=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/training.json",
+    group:
+        lambda wc: pack_group(pretrain_job(wc))
     params:
         stage="pretrain",
         seed=PRETRAIN.get("seed", 42),
         symbols=lambda wc: [element_of(source_dataset(wc.source))],
         model=lambda wc: source_model(config, wc.source),
         training=stage_training(config, "pretrain"),
+        jobs_per_gpu=jobs_per_gpu(config),
     log:
         "logs/train/pretrain/{source}/n{npre}.log",
     benchmark:
@@ -32,11 +53,13 @@ rule pretrain:
 rule finetune:
     """Fine-tune all weights of a pre-trained model on n real structures."""
     input:
-        unpack(lambda wc: target_files(wc.target, wc.n)),
+        unpack(lambda wc: target_files(wc.target, wc.n, finetune_model(config, wc.source)["r_max"])),
         parent=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
     output:
         package=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
         summary=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/training.json",
+    group:
+        lambda wc: pack_group(finetune_job(wc))
     params:
         stage="finetune",
         seed=lambda wc: int(wc.seed),
@@ -44,6 +67,7 @@ rule finetune:
         model=lambda wc: finetune_model(config, wc.source),  # the parent's architecture
         parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
+        jobs_per_gpu=jobs_per_gpu(config),
     log:
         "logs/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.log",
     benchmark:
@@ -60,16 +84,19 @@ rule finetune:
 rule direct:
     """Train from random weights on the same n real structures (the baseline)."""
     input:
-        unpack(lambda wc: target_files(wc.target, wc.n)),
+        unpack(lambda wc: target_files(wc.target, wc.n, config["model"]["r_max"])),
     output:
         package=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
         summary=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/training.json",
+    group:
+        lambda wc: pack_group(direct_job(wc))
     params:
         stage="direct",
         seed=lambda wc: int(wc.seed),
         symbols=lambda wc: [element_of(TARGETS[wc.target]["dataset"])],
         model=config["model"],
         training=stage_training(config, "direct"),
+        jobs_per_gpu=jobs_per_gpu(config),
     log:
         "logs/train/direct/{target}/n{n}/seed{seed}.log",
     benchmark:
@@ -81,3 +108,22 @@ rule direct:
         "../../envs/nequip.yaml"
     script:
         "../scripts/train.py"
+
+
+rule gpu_pack:
+    """K training jobs that shared one GPU allocation (`resources.jobs_per_gpu`): one SLURM job
+    runs them side by side; this record lists them with their times and allocations."""
+    input:
+        lambda wc: [f"{job.model_dir(RESULTS)}/training.json" for job in PACKS[wc.pack]],
+    output:
+        f"{RESULTS}/packs/{{pack}}.json",
+    group:
+        lambda wc: wc.pack
+    log:
+        "logs/packs/{pack}.log",
+    resources:
+        **gpu_resources("pack", runtime=1, mem_mb=200),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/gpu_pack.py"

@@ -6,7 +6,7 @@ from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0]):
     p = snakemake.params
-    curves = learning_curves(load_evaluations(snakemake.input))
+    curves = learning_curves(load_evaluations(snakemake.input.evals))
     with atomic_path(snakemake.output[0], suffix=".pdf") as tmp:
         fig3(curves, p.target, p.npre, p.sources, p.displays, str(tmp), note=p.note)
     print(curves.to_string())

@@ -5,7 +5,7 @@ from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0]):
     p = snakemake.params
-    runs = load_evaluations(snakemake.input)
+    runs = load_evaluations(snakemake.input.evals)
     labels = {s: p.displays.get(s, {}).get("label", s) for s in p.sources}
     table = table1(runs, p.target, p.npre, p.sources, labels)
     caption = (f"Per-atom energy RMSE (meV/atom) on the {p.target} test set, mean ± std over seeds; "

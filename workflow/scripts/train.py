@@ -1,4 +1,5 @@
 """Snakemake script: train one NequIP model (pre-train, fine-tune or direct)."""
+import os
 from pathlib import Path
 
 from synpretrain import nequip_config, training
@@ -18,14 +19,17 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         parent_r_max=snakemake.params.get("parent_r_max"))
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
-        "n_train": count_frames(snakemake.input.train),
-        "n_val": count_frames(snakemake.input.val),
-        "train_file": str(snakemake.input.train), "train_sha256": sha256(snakemake.input.train),
+        "n_train": count_frames(snakemake.input.labels),
+        "n_val": count_frames(snakemake.input.val_labels),
+        "train_file": str(snakemake.input.labels), "train_sha256": sha256(snakemake.input.labels),
+        "prepared_data": str(snakemake.input.train).endswith(".lmdb"),
         "parent_package": parent, "parent_sha256": sha256(parent) if parent else None,
         "wildcards": dict(snakemake.wildcards),
     }
-    with claim_gpu() as gpu:  # one GPU per job on a multi-GPU machine; CPU where there is none
-        print(f"GPU: {gpu}", flush=True)
+    # a slot on one GPU (K jobs per GPU) on a multi-GPU machine; the allocation's GPU under SLURM
+    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu:
+        slurm_job = os.environ.get("SLURM_JOB_ID")
+        print(f"GPU: {gpu}; SLURM job: {slurm_job}", flush=True)
         summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,
-                                 snakemake.threads, log, extra={**provenance, "gpu": gpu})
+                                 snakemake.threads, log, extra={**provenance, "gpu": gpu, "slurm_job_id": slurm_job})
     print({k: summary[k] for k in ("epochs", "best_epoch", "best_val_forces_rmse", "wall_time_s")})

@@ -31,7 +31,7 @@ def _dataset(path: str, symbols: list[str], r_max: float) -> dict:
     is read as it is; an extxyz file gets both transforms on every access."""
     path = str(Path(path).resolve())
     if path.endswith(".lmdb"):
-        return {"_target_": "nequip.data.dataset.NequIPLMDBDataset", "file_path": path}
+        return {"_target_": "synpretrain.nequip_datasets.PreparedDataset", "file_path": path}
     transforms = [
         {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
          "model_type_names": list(symbols),

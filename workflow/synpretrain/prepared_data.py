@@ -27,6 +27,16 @@ def prepared_file(extxyz: str, r_max: float) -> str:
     return f"{stem}.r{float(r_max):g}{SUFFIX}"
 
 
+def _shrink(path: Path) -> None:
+    """Cut an LMDB file written with `writemap` (as long as its map_size) to the pages it uses."""
+    import lmdb
+
+    env = lmdb.open(str(path), subdir=False, readonly=True, lock=False)
+    used = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    env.close()
+    os.truncate(path, used)
+
+
 def prepare(extxyz: str | os.PathLike, output: str | os.PathLike, type_names: list[str], r_max: float,
             progress=None) -> int:
     """Write `extxyz` as a NequIP LMDB dataset with atom types and neighbour lists within
@@ -65,6 +75,7 @@ def prepare(extxyz: str | os.PathLike, output: str | os.PathLike, type_names: li
         with atomic_path(output, suffix=SUFFIX) as tmp:
             try:
                 NequIPLMDBDataset.save_from_iterator(str(tmp), items(), map_size=map_size)
+                _shrink(tmp)
             finally:
                 Path(f"{tmp}-lock").unlink(missing_ok=True)
     finally:

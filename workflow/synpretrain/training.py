@@ -110,6 +110,8 @@ def throughput(out_dir: Path, wall_s: float) -> dict:
 
 
 FINISHED = "finished"
+# What makes two trainings the same (with the rendered config): not where or when they ran.
+IDENTITY = ("stage", "seed", "n_train", "n_val", "train_sha256", "parent_sha256", "wildcards")
 
 
 def restore_finished(out_dir: Path, config: dict, package_path: Path, summary_path: Path,
@@ -123,7 +125,7 @@ def restore_finished(out_dir: Path, config: dict, package_path: Path, summary_pa
     if config_path.read_text() != yaml.safe_dump(config, sort_keys=False):
         return None
     summary = json.loads((kept / summary_path.name).read_text())
-    if any(summary.get(k) != v for k, v in extra.items() if k != "gpu"):
+    if any(summary.get(k) != extra.get(k) for k in IDENTITY):
         return None
     for name, target in ((package_path.name, package_path), (summary_path.name, summary_path)):
         with atomic_path(target) as tmp:
@@ -164,7 +166,7 @@ def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathL
           summary_path: str | os.PathLike, threads: int, log, extra: dict | None = None) -> dict:
     """Train (or resume) the model in `out_dir`; write the package and the summary JSON."""
     out_dir, package_path, summary_path = Path(out_dir), Path(package_path), Path(summary_path)
-    start = time.perf_counter()
+    start, started_unix = time.perf_counter(), time.time()
     restored = restore_finished(out_dir, config, package_path, summary_path, extra or {})
     if restored is not None:
         log.write(f"restored the finished model kept in {out_dir / FINISHED} (same config and inputs)\n")
@@ -176,7 +178,8 @@ def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathL
     monitor = next(c["monitor"] for c in config["trainer"]["callbacks"] if c["_target_"].endswith("EarlyStopping"))
     wall_s = time.perf_counter() - start
     summary = summarise(read_history(out_dir), monitor, wall_s,
-                        {**(extra or {}), **throughput(out_dir, wall_s), "package_sha256": sha256(package_path)})
+                        {**(extra or {}), **throughput(out_dir, wall_s), "package_sha256": sha256(package_path),
+                         "started_unix": round(started_unix, 3), "finished_unix": round(time.time(), 3)})
     write_json(summary_path, summary)
     keep_finished(out_dir, package_path, summary_path)
     return summary

@@ -1,0 +1,122 @@
+"""The compute ledger and forecast: arithmetic by hand, and the jobs a config plans."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from synpretrain.ledger import energy, forecast, job_rows, ledger
+from synpretrain.plan import TrainingJob, experiment_packs, packs, planned_jobs
+
+COMPUTE = {"gpu_watts": 300, "cpu_watts_per_core": 10, "grams_co2_per_kwh": 200, "expected_epoch_fraction": 0.5}
+
+
+def small_config(k=1):
+    return {
+        "threads_per_job": 2,
+        "compute": COMPUTE,
+        "resources": {"jobs_per_gpu": k},
+        "datasets": {"synth": {"source": "generate", "element": "C", "split": {"val_size": 10}},
+                     "real": {"source": "generate", "element": "C", "split": {"val_size": 5}}},
+        "pretrain": {"dataset": "synth", "sources": {"a": {"labeller": "x"}, "b": {"labeller": "y"}}},
+        "targets": {"real": {"dataset": "real", "labeller": "z"}},
+        "experiments": {
+            "fig2": {"target": "real", "sources": ["a"], "pretrain_sizes": [100, 200], "sizes": [10],
+                     "seeds": [1, 2], "finetune_seeds": [1]},
+            "fig3": {"target": "real", "sources": ["a", "b"], "pretrain_sizes": [200], "sizes": [10, 20],
+                     "seeds": [1, 2]},
+        },
+        "model": {"r_max": 4.0},
+        "training": {"max_epochs": 100},
+    }
+
+
+def test_planned_jobs_are_counted_once():
+    jobs = planned_jobs(small_config())
+    by_stage = pd.Series([j.stage for j in jobs]).value_counts().to_dict()
+    # pretrain: a/100, a/200, b/200; finetune: fig2 a/100+a/200 x n10 x seed1 = 2, fig3 {a,b}/200 x {10,20} x {1,2}
+    # = 8, of which a/200/n10/seed1 is fig2's too -> 9; direct: n10 x {1,2} (shared) + n20 x {1,2} = 4
+    assert by_stage == {"pretrain": 3, "finetune": 9, "direct": 4}
+    assert TrainingJob("finetune", 10, source="a", npre=200, target="real", seed=1) in jobs
+    assert jobs[0].model == "pretrain/a/n100"
+
+
+def test_packs_hold_k_jobs_that_the_same_figures_need():
+    config = small_config(k=2)
+    groups = packs(config)
+    members = [job for chunk in groups.values() for job in chunk]
+    assert sorted(members) == sorted(planned_jobs(config))          # every job in exactly one pack
+    assert all(len(chunk) <= 2 and len({j.stage for j in chunk}) == 1 for chunk in groups.values())
+    fig3_jobs = set(planned_jobs({**config, "experiments": {"fig3": config["experiments"]["fig3"]}}))
+    for name in experiment_packs(config, "fig3"):
+        assert set(groups[name]) <= fig3_jobs                       # asking for fig3 trains only fig3's jobs
+    covered = {job for name in experiment_packs(config, "fig3") for job in groups[name]}
+    assert covered == fig3_jobs
+    assert packs(small_config(k=1)) == {}
+
+
+def test_energy_by_hand():
+    kwh, co2 = energy(gpu_hours=10, cpu_core_hours=100, compute=COMPUTE)
+    assert kwh == pytest.approx(10 * 0.3 + 100 * 0.01)          # 4 kWh
+    assert co2 == pytest.approx(4 * 0.2)                         # 0.8 kg
+
+
+def write_bench(folder, relative, seconds):
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("s\th:m:s\tmax_rss\n" f"{seconds}\t0:00:00\t100\n")
+
+
+def test_ledger_arithmetic_by_hand(tmp_path):
+    config = small_config(k=2)
+    bench = tmp_path / "benchmarks"
+    write_bench(bench, "train/direct/real/n10/seed1.tsv", 3600)       # 1 h on a GPU shared by 2: 0.5 GPU-h
+    write_bench(bench, "train/direct/real/n20/seed1.tsv", 7200)       # 2 h on the CPU: 2 threads -> 4 core-h
+    write_bench(bench, "label/synth/x/train.0.tsv", 1800)               # 0.5 h, 1 core
+    write_bench(bench, "eval/direct/real/n10/seed1/real.tsv", 360)      # 0.1 h, threads_per_job cores
+    on_gpu = {"direct/real/n10/seed1": True, "direct/real/n20/seed1": False}
+    jobs = job_rows(bench, config, on_gpu)
+    table = ledger(jobs, config).set_index(["scope", "name"])
+    direct = table.loc[("stage", "direct training")]
+    assert direct["jobs"] == 2 and direct["job_hours"] == pytest.approx(3.0)
+    assert direct["gpu_hours"] == pytest.approx(0.5) and direct["cpu_core_hours"] == pytest.approx(4.0)
+    assert direct["kwh"] == pytest.approx(0.5 * 0.3 + 4 * 0.01)
+    assert table.loc[("stage", "labels"), "cpu_core_hours"] == pytest.approx(0.5)
+    assert table.loc[("stage", "evaluation"), "cpu_core_hours"] == pytest.approx(0.2)
+    total = table.loc[("total", "all")]
+    assert total["cpu_core_hours"] == pytest.approx(4.0 + 0.5 + 0.2) and total["gpu_hours"] == pytest.approx(0.5)
+    assert total["kg_co2"] == pytest.approx(total["kwh"] * 0.2)
+    # direct n10 is used by fig2 and fig3: half each; n20 by fig3 alone; labels by no figure
+    assert table.loc[("figure", "fig2"), "gpu_hours"] == pytest.approx(0.25)
+    assert table.loc[("figure", "fig3"), "gpu_hours"] == pytest.approx(0.25)
+    assert table.loc[("figure", "fig3"), "cpu_core_hours"] == pytest.approx(4.0 + 0.1)
+
+
+def test_forecast_by_hand():
+    config = small_config(k=2)
+    bench = {"device": "GPU X", "cases": [
+        {"case": "prepared", "jobs": 1, "structures_per_s_per_job": 100.0},
+        {"case": "packed2", "jobs": 2, "structures_per_s_per_job": 50.0},
+        {"case": "small", "jobs": 1, "structures_per_s_per_job": 10.0, "fixed_s": 36.0}], "md": []}
+    table = forecast(config, bench).set_index(["scope", "name"])
+    # direct, val 5 structures: (n + 5) / 50 per epoch, 100 epochs, + 36 s, over 2 jobs per GPU
+    direct = [(36 + 100 * (n + 5) / 50) / 3600 / 2 for n in (10, 10, 20, 20)]
+    assert table.loc[("stage", "direct training"), "gpu_hours_max"] == pytest.approx(sum(direct))
+    half = [(36 + 50 * (n + 5) / 50) / 3600 / 2 for n in (10, 10, 20, 20)]
+    assert table.loc[("stage", "direct training"), "gpu_hours_estimate"] == pytest.approx(sum(half))
+    pretrain = [(36 + 100 * (n + 10) / 50) / 3600 / 2 for n in (100, 200, 200)]
+    assert table.loc[("stage", "pre-training"), "gpu_hours_max"] == pytest.approx(sum(pretrain))
+    assert table.loc[("stage", "fine-tuning"), "jobs"] == 9
+    assert table.loc[("total", "all"), "jobs"] == 16
+    assert table.loc[("figure", "fig2"), "jobs"] + table.loc[("figure", "fig3"), "jobs"] == pytest.approx(16)
+    assert (table["device"] == "GPU X").all() and (table["bench_jobs"] == 2).all()
+
+
+def test_paper_forecast_counts_the_papers_jobs():
+    from pathlib import Path
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config/paper.yaml").read_text())
+    config.setdefault("compute", COMPUTE)
+    jobs = planned_jobs(config)
+    assert pd.Series([j.stage for j in jobs]).value_counts().to_dict() == {"finetune": 513, "direct": 85, "pretrain": 24}
+    assert sum(j.n for j in jobs if j.stage == "pretrain") == 473_190

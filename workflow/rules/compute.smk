@@ -1,0 +1,33 @@
+# What the run cost and what a config will cost (GPU-hours, kWh, kg CO2): README "Cost".
+
+
+rule compute_ledger:
+    """Job-, CPU- and GPU-hours, kWh and kg CO2 of this run, per stage and per figure, from the
+    `benchmarks/` files of its jobs (written after everything else of `all`)."""
+    input:
+        LEDGER_AFTER,
+    output:
+        report(f"{RESULTS}/tables/compute.csv", caption="../report/compute.rst", category="Tables"),
+    params:
+        benchmarks="benchmarks",
+        results=RESULTS,
+    log:
+        "logs/tables/compute.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/compute_ledger.py"
+
+
+rule compute_forecast:
+    """GPU-hours the config's training and MD jobs will take on the GPU of a bench JSON."""
+    input:
+        bench=config["compute"]["bench"],
+    output:
+        report(f"{RESULTS}/tables/compute_forecast.csv", caption="../report/compute_forecast.rst", category="Tables"),
+    log:
+        "logs/tables/compute_forecast.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/compute_forecast.py"

@@ -1,0 +1,192 @@
+"""What a run cost, and what a config will cost: job-hours, GPU-hours, kWh and kg CO2.
+
+The paper did this by hand (590 GPU-hours, 177 kWh, 37 kg CO2 on one RTX A6000).  Here:
+  - `ledger`: the run's own `benchmarks/<rule>/...tsv` files (Snakemake's wall time per job),
+    per stage and per figure.  A GPU job holds 1/K of a GPU when K jobs share it
+    (`resources.jobs_per_gpu`), and a job that ran on the CPU holds none;
+  - `forecast`: the planned training and MD jobs of a config (`synpretrain.plan`) timed with a
+    `bench_training.py` JSON: an upper bound (every job runs `max_epochs`) and an estimate with
+    early stopping (`compute.expected_epoch_fraction` of them).
+A job shared by several figures (a direct-training run of Figs 2 and 3) is split equally between
+them, so that the figures add up to the total.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from .plan import TrainingJob, experiments_of, jobs_per_gpu, planned_jobs, training_settings
+
+GPU_STAGES = {"train/pretrain": "pre-training", "train/finetune": "fine-tuning", "train/direct": "direct training",
+              "md": "MD stability"}
+STAGES = {**GPU_STAGES, "generate": "structures: MD generation", "assemble": "structures: filter + split",
+          "acquire": "downloads", "label": "labels", "subset": "training subsets", "prepare": "prepared data",
+          "eval": "evaluation", "analysis": "SOAP + UMAP", "packs": "pack records"}
+COLUMNS = ["scope", "name", "jobs", "job_hours", "cpu_core_hours", "gpu_hours", "kwh", "kg_co2"]
+
+
+def stage_of(relative: Path) -> str:
+    parts = relative.parts
+    for key in ("/".join(parts[:2]), parts[0]):
+        if key in STAGES:
+            return STAGES[key]
+    return parts[0]
+
+
+def model_of(relative: Path) -> str | None:
+    """`train/finetune/a/n8/t/n4/seed1.tsv` -> `finetune/a/n8/t/n4/seed1` (the model a job is about)."""
+    parts = relative.with_suffix("").parts
+    if parts[0] == "train":
+        return "/".join(parts[1:])
+    if parts[0] == "eval":
+        return "/".join(parts[1:-1])
+    if parts[0] == "md":
+        return "/".join(parts[1:])
+    return None
+
+
+def energy(gpu_hours: float, cpu_core_hours: float, compute: dict) -> tuple[float, float]:
+    """(kWh, kg CO2) of GPU and CPU core hours at the config's power and grid intensity."""
+    kwh = (gpu_hours * compute["gpu_watts"] + cpu_core_hours * compute["cpu_watts_per_core"]) / 1000
+    return kwh, kwh * compute["grams_co2_per_kwh"] / 1000
+
+
+def job_rows(benchmarks: Path, config: dict, on_gpu: dict[str, bool]) -> pd.DataFrame:
+    """One row per benchmark file: stage, model, hours, and the share of a GPU it held."""
+    k = jobs_per_gpu(config)
+    threads = int(config.get("threads_per_job", 1))
+    rows = []
+    for path in sorted(benchmarks.rglob("*.tsv")):
+        relative = path.relative_to(benchmarks)
+        table = pd.read_csv(path, sep="\t")
+        if table.empty:
+            continue
+        hours = float(table["s"].iloc[-1]) / 3600
+        stage, model = stage_of(relative), model_of(relative)
+        gpu_share = 1.0 / k if stage in GPU_STAGES.values() and on_gpu.get(model, False) else 0.0
+        cores = threads if stage in GPU_STAGES.values() or stage == "evaluation" else 1
+        rows.append({"stage": stage, "model": model, "job_hours": hours, "gpu_hours": hours * gpu_share,
+                     "cpu_core_hours": hours * cores if gpu_share == 0 else 0.0})
+    return pd.DataFrame(rows, columns=["stage", "model", "job_hours", "gpu_hours", "cpu_core_hours"])
+
+
+def ledger(jobs: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Per stage, per figure and in total: jobs, job-hours, CPU core-hours, GPU-hours, kWh, kg CO2."""
+    compute = config["compute"]
+    users = dict(experiments_of(config))
+    out = []
+
+    def add(scope: str, name: str, part: pd.DataFrame, weight=None) -> None:
+        w = weight if weight is not None else pd.Series(1.0, index=part.index)
+        gpu, cpu = float((part["gpu_hours"] * w).sum()), float((part["cpu_core_hours"] * w).sum())
+        kwh, co2 = energy(gpu, cpu, compute)
+        out.append({"scope": scope, "name": name, "jobs": round(float(w.sum()), 2),
+                    "job_hours": float((part["job_hours"] * w).sum()), "cpu_core_hours": cpu, "gpu_hours": gpu,
+                    "kwh": kwh, "kg_co2": co2})
+
+    for stage, part in jobs.groupby("stage", sort=False):
+        add("stage", stage, part)
+    for figure in config["experiments"]:
+        share = jobs["model"].map(lambda m: (1 / len(users[m])) if m in users and figure in users[m] else 0.0)
+        if share.sum() > 0:
+            add("figure", figure, jobs, share)
+    add("total", "all", jobs)
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+# --- forecast -----------------------------------------------------------------------------------
+
+
+def _dataset_of(config: dict, job: TrainingJob) -> str:
+    if job.stage == "pretrain":
+        source = config["pretrain"]["sources"][job.source]
+        return source.get("dataset", config["pretrain"]["dataset"])
+    return config["targets"][job.target]["dataset"]
+
+
+def validation_size(config: dict, dataset: str) -> int:
+    """Structures in a dataset's validation split (its parent's, for a derived dataset)."""
+    spec = config["datasets"][dataset]
+    if spec["source"] == "derived":
+        return validation_size(config, spec["derived"]["from"])
+    return int((spec.get("split") or {}).get("val_size") or 0)
+
+
+def bench_rate(bench: dict, k: int) -> tuple[float, int]:
+    """Training structures/s of ONE job when `k` share a device, from the bench case with the
+    nearest number of jobs (`prepared` is one job), and that number."""
+    cases = {c["jobs"]: c for c in bench["cases"] if c["case"] == "prepared" or c["case"].startswith("packed")}
+    if not cases:
+        raise ValueError("the bench JSON has no 'prepared' or 'packed' case: run bench_training.py with them")
+    nearest = min(cases, key=lambda jobs: (abs(jobs - k), jobs))
+    return float(cases[nearest]["structures_per_s_per_job"]), nearest
+
+
+def forecast(config: dict, bench: dict) -> pd.DataFrame:
+    """GPU-hours the config's training and MD jobs will take on the bench's device."""
+    compute, k = config["compute"], jobs_per_gpu(config)
+    rate, measured_k = bench_rate(bench, k)
+    fixed = next((c["fixed_s"] for c in bench["cases"] if c["case"] == "small"), 0.0)
+    users = dict(experiments_of(config))
+    rows = []
+    for job in planned_jobs(config):
+        _, training = training_settings(config, job)
+        per_epoch = (job.n + validation_size(config, _dataset_of(config, job))) / rate
+        upper = (fixed + training["max_epochs"] * per_epoch) / 3600 / k
+        rows.append({"stage": GPU_STAGES[f"train/{job.stage}"], "model": job.model, "gpu_hours_max": upper,
+                     "gpu_hours_estimate": (fixed + compute["expected_epoch_fraction"] * training["max_epochs"]
+                                            * per_epoch) / 3600 / k})
+    md = config.get("md")
+    md_rate = next((m["steps_per_s"] for m in bench.get("md", []) if m["engine"].startswith(md.get("engine", "eager"))),
+                   None) if md else None
+    if md and md_rate and "fig4" in config["experiments"] and "fig4" in config.get("figures", {}):
+        steps = (md.get("ramp_ps", 100) + md.get("hold_ps", 900)) * 1000 / md.get("timestep_fs", 1.0)
+        for model in ("direct", "finetune"):
+            hours = steps / md_rate / 3600
+            rows.append({"stage": "MD stability", "model": f"md:{model}", "gpu_hours_max": hours,
+                         "gpu_hours_estimate": hours})
+            users[f"md:{model}"] = ("fig4",)
+    jobs = pd.DataFrame(rows)
+    out = []
+
+    def add(scope, name, part, weight):
+        hours_max, hours = float((part["gpu_hours_max"] * weight).sum()), float((part["gpu_hours_estimate"] * weight).sum())
+        kwh_max, co2_max = energy(hours_max, 0.0, compute)
+        kwh, co2 = energy(hours, 0.0, compute)
+        out.append({"scope": scope, "name": name, "jobs": round(float(weight.sum()), 2),
+                    "gpu_hours_max": hours_max, "gpu_hours_estimate": hours, "kwh_max": kwh_max, "kwh_estimate": kwh,
+                    "kg_co2_max": co2_max, "kg_co2_estimate": co2})
+
+    ones = pd.Series(1.0, index=jobs.index)
+    for stage, part in jobs.groupby("stage", sort=False):
+        add("stage", stage, part, ones[part.index])
+    for figure in config["experiments"]:
+        share = jobs["model"].map(lambda m: 1 / len(users[m]) if figure in users.get(m, []) else 0.0)
+        add("figure", figure, jobs, share)
+    add("total", "all", jobs, ones)
+    table = pd.DataFrame(out)
+    table["device"] = bench["device"]
+    table["jobs_per_gpu"] = k
+    table["bench_jobs"] = measured_k
+    table["structures_per_s_per_job"] = rate
+    return table
+
+
+def on_gpu_models(results: Path) -> dict[str, bool]:
+    """model path -> whether its training ran on a GPU (training.json `gpu`, or its device)."""
+    import json
+
+    found = {}
+    for path in (results / "models").rglob("training.json"):
+        summary = json.loads(path.read_text())
+        model = str(path.parent.relative_to(results / "models"))
+        found[model] = summary.get("gpu") is not None
+    return found
+
+
+def rounded(table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    return table.apply(lambda col: col.map(lambda v: round(v, digits) if isinstance(v, float) and math.isfinite(v)
+                                           else v))
