@@ -120,3 +120,15 @@ def test_paper_forecast_counts_the_papers_jobs():
     jobs = planned_jobs(config)
     assert pd.Series([j.stage for j in jobs]).value_counts().to_dict() == {"finetune": 513, "direct": 85, "pretrain": 24}
     assert sum(j.n for j in jobs if j.stage == "pretrain") == 473_190
+
+
+def test_which_models_trained_on_a_gpu(tmp_path):
+    from synpretrain.ledger import on_gpu_models
+
+    paths = []
+    for model, gpu in (("direct/real/n10/seed1", "0"), ("finetune/a/n200/real/n10/seed1", None)):
+        path = tmp_path / "models/results/models" / model / "training.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(f'{{"gpu": {"null" if gpu is None else chr(34) + gpu + chr(34)}}}')
+        paths.append(path)
+    assert on_gpu_models(paths) == {"direct/real/n10/seed1": True, "finetune/a/n200/real/n10/seed1": False}

@@ -52,3 +52,31 @@ def test_training_from_prepared_data_equals_extxyz(tmp_path, monkeypatch):
         assert summary["epochs"] == 4 and summary["train_structures_per_s"] > 0
         histories[kind] = training.read_history(out)
     pd.testing.assert_frame_equal(histories["extxyz"], histories["lmdb"], rtol=1e-9, atol=1e-12)
+
+
+def test_a_finished_model_whose_outputs_were_deleted_is_restored_not_retrained(tmp_path):
+    """Snakemake deletes the outputs of every job of a group (a pack) when one job fails; the
+    retried pack must get each finished model back, not train it again."""
+    (tmp_path / "data").mkdir()
+    data = lcbop_training_split(tmp_path / "data", n_train=6, n_val=2, repeat=(1, 1, 1))
+    out = tmp_path / "model"
+    config = nequip_config.render(train_file=str(data / "train.extxyz"), val_file=str(data / "val.extxyz"),
+                                  symbols=["C"], model=MODEL, training={**TRAINING, "max_epochs": 2}, seed=1,
+                                  out_dir=str(out))
+    provenance = {"stage": "direct", "seed": 1, "n_train": 6, "n_val": 2, "train_sha256": "abc",
+                  "parent_sha256": None, "wildcards": {}}
+    package, summary_path = out / "model.nequip.zip", out / "training.json"
+    with open(tmp_path / "first.log", "w") as log:
+        first = training.train(out, config, package, summary_path, 1, log, extra={**provenance, "gpu": None})
+    package_bytes = package.read_bytes()
+    package.unlink()
+    summary_path.unlink()
+    with open(tmp_path / "second.log", "w") as log:
+        second = training.train(out, config, package, summary_path, 1, log, extra={**provenance, "gpu": "0"})
+    assert "restored the finished model" in (tmp_path / "second.log").read_text()
+    assert second == first and package.read_bytes() == package_bytes
+    # other inputs: trained again
+    with open(tmp_path / "third.log", "w") as log:
+        training.train(out, config, package, summary_path, 1, log, extra={**provenance, "train_sha256": "xyz"})
+    third = (tmp_path / "third.log").read_text()
+    assert "restored" not in third and "resuming" not in third      # new data: trained from scratch

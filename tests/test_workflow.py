@@ -153,6 +153,27 @@ def test_labels_are_referenced_and_logged(tiny_run):
     assert list((tiny_run / "benchmarks" / "train" / "direct").rglob("*.tsv"))
 
 
+def test_training_reads_prepared_data_and_records_its_speed(tiny_run):
+    summary = json.loads((tiny_run / "results/models/direct/c-real/n2/seed1/training.json").read_text())
+    assert summary["prepared_data"] is True and summary["train_file"].endswith("train_n2.extxyz")
+    assert summary["train_structures_per_s"] > 0 and summary["fixed_s"] > 0 and summary["phase_import_s"] > 0
+    assert (tiny_run / "results/labels/c-real/xtb/train_n2.r3.lmdb").stat().st_size > 0
+    config = yaml.safe_load((tiny_run / "results/models/direct/c-real/n2/seed1/config.yaml").read_text())
+    assert config["data"]["train_dataset"]["file_path"].endswith("train_n2.r3.lmdb")
+
+
+def test_compute_ledger_and_forecast(tiny_run):
+    ledger = pd.read_csv(tiny_run / "results/tables/compute.csv").set_index(["scope", "name"])
+    assert {"pre-training", "fine-tuning", "direct training", "labels"} <= set(ledger.loc["stage"].index)
+    total = ledger.loc[("total", "all")]
+    assert total["job_hours"] > 0 and total["cpu_core_hours"] > 0 and total["gpu_hours"] == 0   # all on the CPU
+    assert total["kwh"] > 0 and total["kg_co2"] > 0
+    assert ledger.loc["stage", "job_hours"].sum() == pytest.approx(total["job_hours"], rel=1e-3)
+    forecast = pd.read_csv(tiny_run / "results/tables/compute_forecast.csv").set_index(["scope", "name"])
+    assert forecast.loc[("total", "all"), "gpu_hours_max"] > forecast.loc[("total", "all"), "gpu_hours_estimate"] > 0
+    assert forecast.loc[("stage", "direct training"), "jobs"] == len(list((tiny_run / "results/models/direct").rglob("training.json")))
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     result = snakemake(tiny_run, "-n", "all")
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr

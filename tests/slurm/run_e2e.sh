@@ -61,11 +61,11 @@ direct = [json.loads((run / f"results/models/direct/c-real/n4/seed{s}/timings.js
 print("last epochs ended at", [d["unix_time"] for d in direct])
 model = run / "results/models/direct/c-real/n4/seed1"
 summary = json.loads((model / "training.json").read_text())
-assert summary["epochs"] == 1800, summary
+assert summary["epochs"] == 3600, summary
 # every attempt logs to its own csv/version_<k>; a resumed one starts after epoch 0
 import pandas as pd
 firsts = [int(pd.read_csv(f)["epoch"].min()) for f in sorted(model.glob("csv/version_*/metrics.csv"))]
-assert len(firsts) >= 2 and firsts[0] == 0 and all(0 < f < 1800 for f in firsts[1:]), firsts
+assert len(firsts) >= 2 and firsts[0] == 0 and all(0 < f < 3600 for f in firsts[1:]), firsts
 print("attempts started at epochs", firsts)
 print("direct training finished after resuming:", {k: summary[k] for k in ("epochs", "best_epoch", "wall_time_s")})
 PY

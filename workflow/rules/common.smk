@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from synpretrain.config import REFERENCE, check_config, finetune_model, source_model, stage_training
-from synpretrain.plan import TrainingJob, experiment_packs, jobs_per_gpu, pack_of, packs
+from synpretrain.plan import TrainingJob, experiment_packs, jobs_per_gpu, pack_of, packs, planned_jobs
 from synpretrain.prepared_data import prepared_file
 
 check_config(config)
@@ -249,6 +249,12 @@ def direct_job(wc):
 def pack_group(job):
     """The job group of a training job: its pack, when K > 1 jobs share a GPU (else none)."""
     return PACK_OF.get(job.model)
+
+
+def bench_file():
+    """`compute.bench` as given, or (a relative path not found there) the copy in this repository."""
+    path = Path(config["compute"]["bench"])
+    return str(path if path.is_absolute() or path.exists() else Path(workflow.basedir) / path)
 
 
 def pack_records(experiment):

@@ -5,12 +5,12 @@ rule compute_ledger:
     """Job-, CPU- and GPU-hours, kWh and kg CO2 of this run, per stage and per figure, from the
     `benchmarks/` files of its jobs (written after everything else of `all`)."""
     input:
-        LEDGER_AFTER,
+        after=LEDGER_AFTER,
+        trainings=[f"{job.model_dir(RESULTS)}/training.json" for job in planned_jobs(config)],
     output:
         report(f"{RESULTS}/tables/compute.csv", caption="../report/compute.rst", category="Tables"),
     params:
         benchmarks="benchmarks",
-        results=RESULTS,
     log:
         "logs/tables/compute.log",
     conda:
@@ -22,7 +22,7 @@ rule compute_ledger:
 rule compute_forecast:
     """GPU-hours the config's training and MD jobs will take on the GPU of a bench JSON."""
     input:
-        bench=config["compute"]["bench"],
+        bench=bench_file(),
     output:
         report(f"{RESULTS}/tables/compute_forecast.csv", caption="../report/compute_forecast.rst", category="Tables"),
     log:

@@ -12,6 +12,7 @@ them, so that the figures add up to the total.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -175,15 +176,13 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     return table
 
 
-def on_gpu_models(results: Path) -> dict[str, bool]:
-    """model path -> whether its training ran on a GPU (training.json `gpu`, or its device)."""
-    import json
-
+def on_gpu_models(summaries) -> dict[str, bool]:
+    """model path -> whether its training ran on a GPU (`gpu` of its training.json)."""
     found = {}
-    for path in (results / "models").rglob("training.json"):
-        summary = json.loads(path.read_text())
-        model = str(path.parent.relative_to(results / "models"))
-        found[model] = summary.get("gpu") is not None
+    for path in map(Path, summaries):
+        parts = path.parent.parts
+        model = "/".join(parts[len(parts) - parts[::-1].index("models"):])
+        found[model] = json.loads(path.read_text()).get("gpu") is not None
     return found
 
 

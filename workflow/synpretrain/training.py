@@ -30,6 +30,15 @@ from .nequip_config import FORCES, TIMINGS
 
 from .nequip_runner import CONFIG_NAME, PHASES
 
+INPUTS = "inputs.json"  # the identity of the data a run started from (resume only on the same)
+FINISHED = "finished"   # hard links to the outputs of the last finished training
+# What makes two trainings the same (with the rendered config): not where or when they ran.
+IDENTITY = ("stage", "seed", "n_train", "n_val", "train_sha256", "parent_sha256", "wildcards")
+
+
+def identity_of(extra: dict) -> dict:
+    return {key: extra.get(key) for key in IDENTITY}
+
 
 def thread_env(threads: int) -> dict:
     env = dict(os.environ)
@@ -38,13 +47,20 @@ def thread_env(threads: int) -> dict:
     return env
 
 
-def prepare_run(out_dir: Path, config: dict) -> list[str]:
+def same_run(out_dir: Path, config: dict, identity: dict) -> bool:
+    """Whether out_dir was started with this config on these inputs (`identity`: the hashes and
+    counts of the data, which the config's file paths do not show)."""
+    config_path, inputs_path = out_dir / f"{CONFIG_NAME}.yaml", out_dir / INPUTS
+    return (config_path.exists() and config_path.read_text() == yaml.safe_dump(config, sort_keys=False)
+            and inputs_path.exists() and json.loads(inputs_path.read_text()) == identity)
+
+
+def prepare_run(out_dir: Path, config: dict, identity: dict | None = None) -> list[str]:
     """Write config.yaml; return extra Hydra overrides (resume from last.ckpt if it matches)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    config_path = out_dir / f"{CONFIG_NAME}.yaml"
-    text = yaml.safe_dump(config, sort_keys=False)
+    identity = identity or {}
     last = out_dir / "last.ckpt"
-    if config_path.exists() and config_path.read_text() == text and last.exists():
+    if same_run(out_dir, config, identity) and last.exists():
         # Lightning's CSVLogger deletes an existing metrics.csv, so each attempt logs to its own
         # csv/version_<attempt>/ and read_history() stitches them together.
         attempt = len(list((out_dir / "csv").glob("version_*")))
@@ -53,8 +69,11 @@ def prepare_run(out_dir: Path, config: dict) -> list[str]:
     for stale in ("last.ckpt", "best.ckpt", TIMINGS, PHASES):
         (out_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(out_dir / "csv", ignore_errors=True)
-    with atomic_path(config_path) as tmp:
-        tmp.write_text(text)
+    shutil.rmtree(out_dir / FINISHED, ignore_errors=True)  # a model of another config or data
+    with atomic_path(out_dir / f"{CONFIG_NAME}.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    with atomic_path(out_dir / INPUTS) as tmp:
+        tmp.write_text(json.dumps(identity, sort_keys=True) + "\n")
     return []
 
 
@@ -109,28 +128,20 @@ def throughput(out_dir: Path, wall_s: float) -> dict:
     }
 
 
-FINISHED = "finished"
-# What makes two trainings the same (with the rendered config): not where or when they ran.
-IDENTITY = ("stage", "seed", "n_train", "n_val", "train_sha256", "parent_sha256", "wildcards")
 
 
 def restore_finished(out_dir: Path, config: dict, package_path: Path, summary_path: Path,
-                     extra: dict) -> dict | None:
+                     identity: dict) -> dict | None:
     """The summary of an identical model already trained here (same config, same inputs), with
-    its package and summary linked back into place; None if there is none."""
+    its package and summary copied back into place; None if there is none."""
     kept = out_dir / FINISHED
-    config_path = out_dir / f"{CONFIG_NAME}.yaml"
-    if not ((kept / package_path.name).exists() and (kept / summary_path.name).exists() and config_path.exists()):
-        return None
-    if config_path.read_text() != yaml.safe_dump(config, sort_keys=False):
-        return None
-    summary = json.loads((kept / summary_path.name).read_text())
-    if any(summary.get(k) != extra.get(k) for k in IDENTITY):
+    if not ((kept / package_path.name).exists() and (kept / summary_path.name).exists()
+            and same_run(out_dir, config, identity)):
         return None
     for name, target in ((package_path.name, package_path), (summary_path.name, summary_path)):
         with atomic_path(target) as tmp:
             shutil.copyfile(kept / name, tmp)
-    return summary
+    return json.loads(summary_path.read_text())
 
 
 def keep_finished(out_dir: Path, *outputs: Path) -> None:
@@ -167,11 +178,12 @@ def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathL
     """Train (or resume) the model in `out_dir`; write the package and the summary JSON."""
     out_dir, package_path, summary_path = Path(out_dir), Path(package_path), Path(summary_path)
     start, started_unix = time.perf_counter(), time.time()
-    restored = restore_finished(out_dir, config, package_path, summary_path, extra or {})
+    identity = identity_of(extra or {})
+    restored = restore_finished(out_dir, config, package_path, summary_path, identity)
     if restored is not None:
         log.write(f"restored the finished model kept in {out_dir / FINISHED} (same config and inputs)\n")
         return restored
-    overrides = prepare_run(out_dir, config)
+    overrides = prepare_run(out_dir, config, identity)
     if overrides:
         log.write(f"resuming from {out_dir / 'last.ckpt'}\n")
     train_and_package(out_dir, package_path, overrides, threads, log)
