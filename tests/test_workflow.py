@@ -132,7 +132,10 @@ def test_a_source_can_be_fine_tuned_at_another_cut_off(tiny_run):
     child = next((models / "finetune/lcbop-si-r5").glob("n*/si-real/n*/seed*"))
     config = yaml.safe_load((child / "config.yaml").read_text())
     assert config["training_module"]["model"]["_target_"] == "synpretrain.nequip_models.NequIPGNNModelFromPackage"
-    assert config["data"]["train_dataset"]["transforms"][1]["r_max"] == 3.0
+    # its data prepared with neighbour lists at the fine-tuning cut-off; the parent's at 5
+    assert config["data"]["train_dataset"]["file_path"].endswith(".r3.lmdb")
+    parent_config = yaml.safe_load(next((models / "pretrain/lcbop-si-r5").glob("n*/config.yaml")).read_text())
+    assert parent_config["data"]["train_dataset"]["file_path"].endswith(".r5.lmdb")
     assert load_packaged_model(str(child / "model.nequip.zip")).metadata["r_max"] == "3.0"
     parent = next((models / "pretrain/lcbop-si-r5").glob("n*"))
     assert load_packaged_model(str(parent / "model.nequip.zip")).metadata["r_max"] == "5.0"

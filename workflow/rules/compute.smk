@@ -11,6 +11,7 @@ rule compute_ledger:
         report(f"{RESULTS}/tables/compute.csv", caption="../report/compute.rst", category="Tables"),
     params:
         benchmarks="benchmarks",
+        config=config,  # a changed config (watts, packing, experiments) rewrites the ledger
     log:
         "logs/tables/compute.log",
     conda:
@@ -25,6 +26,8 @@ rule compute_forecast:
         bench=bench_file(),
     output:
         report(f"{RESULTS}/tables/compute_forecast.csv", caption="../report/compute_forecast.rst", category="Tables"),
+    params:
+        config=config,  # the forecast is of this config: another one rewrites it
     log:
         "logs/tables/compute_forecast.log",
     conda:

@@ -4,7 +4,7 @@ from synpretrain.ledger import forecast, rounded
 from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0], snakemake.threads):
-    table = rounded(forecast(snakemake.config, read_json(snakemake.input.bench)))
+    table = rounded(forecast(snakemake.params.config, read_json(snakemake.input.bench)))
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_csv(tmp, index=False)
     print(table.to_string(index=False))

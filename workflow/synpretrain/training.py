@@ -27,7 +27,6 @@ import yaml
 from .acquire import sha256
 from .io import atomic_path, write_json
 from .nequip_config import FORCES, TIMINGS
-
 from .nequip_runner import CONFIG_NAME, PHASES
 
 INPUTS = "inputs.json"  # the identity of the data a run started from (resume only on the same)
@@ -126,8 +125,6 @@ def throughput(out_dir: Path, wall_s: float) -> dict:
         "epochs_this_attempt": len(attempt),
         **{f"phase_{k}": v for k, v in phases.items()},
     }
-
-
 
 
 def restore_finished(out_dir: Path, config: dict, package_path: Path, summary_path: Path,
