@@ -174,7 +174,8 @@ def test_compute_ledger_and_forecast(tiny_run):
     assert ledger.loc["stage", "job_hours"].sum() == pytest.approx(total["job_hours"], rel=1e-3)
     forecast = pd.read_csv(tiny_run / "results/tables/compute_forecast.csv").set_index(["scope", "name"])
     assert forecast.loc[("total", "all"), "gpu_hours_max"] > forecast.loc[("total", "all"), "gpu_hours_estimate"] > 0
-    assert forecast.loc[("stage", "direct training"), "jobs"] == len(list((tiny_run / "results/models/direct").rglob("training.json")))
+    direct_models = list((tiny_run / "results/models/direct").glob("*/n*/seed*/training.json"))
+    assert forecast.loc[("stage", "direct training"), "jobs"] == len(direct_models) == 10
 
 
 def test_rerun_has_nothing_to_do(tiny_run):
