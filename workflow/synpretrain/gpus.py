@@ -1,12 +1,13 @@
 """K jobs per GPU on a multi-GPU workstation.
 
-A NequIP training job of the paper's size keeps a GPU only ~25 % busy, and K such jobs side by
-side each keep nearly their full speed, so the workflow places `jobs_per_gpu` jobs on every GPU.
+A NequIP training job of the paper's size keeps a GPU only about half busy, and K such jobs side by
+side get more done (three: 1.7 x one job's structures/s on an H200, README "Cost"), so the workflow
+places `jobs_per_gpu` jobs on every GPU.
 `snakemake --resources gpu=S` limits how many GPU jobs run at once (S = GPUs x jobs_per_gpu job
 slots), but it does not say which GPU a job gets: every job would see all of them and use the
 first.  `claim_gpu` gives each job a slot on one GPU by holding an exclusive lock file per slot
 (released by the OS when the job ends, even if it is killed) and setting CUDA_VISIBLE_DEVICES
-before CUDA is initialised; slots are filled GPU by GPU in turn, so jobs spread over the GPUs.
+before CUDA is initialised; every GPU gets a job before any gets a second, so jobs spread out.
 Under SLURM, which sets CUDA_VISIBLE_DEVICES per allocation (a group of K jobs shares one GPU),
 and on machines with one GPU or none, nothing is changed.
 """
