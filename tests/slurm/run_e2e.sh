@@ -34,13 +34,13 @@ fail() { echo "SLURM e2e FAILED: $*" >&2; exit 1; }
 [ -s "$work/run/results/tables/table1.csv" ] || fail "no Table 1"
 grep "sbatch call" "$log" > "$work/sbatch.txt" || fail "no sbatch calls logged"
 for rule in pretrain finetune direct; do     # the comment carries rule_<name> (rule_<pack>_<rules> for a pack)
-  grep "rule_${rule}" "$work/sbatch.txt" | grep -q -- "--gres=gpu:1" || fail "$rule was not submitted with --gres=gpu:1"
+  grep "rule_${rule}" "$work/sbatch.txt" | grep -- "--gres=gpu:1" >/dev/null || fail "$rule was not submitted with --gres=gpu:1"
 done
 grep -q -- "--gpus=" "$work/sbatch.txt" && fail "a job asked for GPUs by count (a pack must ask for one GPU)"
 for pack in direct-0 finetune-0; do
-  grep "rule_${pack}_" "$work/sbatch.txt" | grep -q -- "--gres=gpu:1" || fail "pack $pack was not one allocation with one GPU"
+  grep "rule_${pack}_" "$work/sbatch.txt" | grep -- "--gres=gpu:1" >/dev/null || fail "pack $pack was not one allocation with one GPU"
 done
-if grep "rule_label_chunk" "$work/sbatch.txt" | grep -q -- "--gres\|--gpus"; then fail "a labelling job asked for a GPU"; fi
+if grep "rule_label_chunk" "$work/sbatch.txt" | grep -- "--gres\|--gpus" >/dev/null; then fail "a labelling job asked for a GPU"; fi
 grep "rule_label_chunk" "$work/sbatch.txt" >/dev/null || fail "no labelling job was submitted"
 direct_log=$(ls "$work"/run/logs/train/direct/c-real/n4/seed1.log)
 grep -q "resuming from" "$direct_log" || fail "the direct-training job did not resume from last.ckpt"
