@@ -17,6 +17,14 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
+# A NequIP model and CPU training settings small enough for tests that really train.
+TINY_MODEL = {"num_layers": 1, "num_features": 4, "l_max": 1, "parity": True, "r_max": 3.0, "num_bessels": 8,
+              "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,
+              "model_dtype": "float32"}
+TINY_TRAINING = {"lr": 0.01, "batch_size": 2, "val_batch_size": 4, "max_epochs": 4, "ema_decay": 0.99,
+                 "energy_weight": 4.0, "force_weight": 1.0, "accelerator": "cpu", "deterministic": True,
+                 "early_stopping": {"patience": 100, "min_delta": 0.0}}
+
 SI_MEMBER = "libAtoms-silicon-testing-framework-fc252cb/models/GAP/gp_iter6_sparse9k.xml.xyz"
 
 

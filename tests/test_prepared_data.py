@@ -6,16 +6,12 @@ import os
 import pandas as pd
 import pytest
 
-from fixtures import lcbop_training_split
+from fixtures import TINY_MODEL, TINY_TRAINING, lcbop_training_split
 from synpretrain import nequip_config, training
 from synpretrain.prepared_data import prepare, prepared_file
 
-MODEL = {"num_layers": 1, "num_features": 4, "l_max": 1, "parity": True, "r_max": 3.0, "num_bessels": 8,
-         "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,
-         "model_dtype": "float64"}
-TRAINING = {"lr": 0.01, "batch_size": 2, "val_batch_size": 4, "max_epochs": 4, "ema_decay": 0.99,
-            "energy_weight": 4.0, "force_weight": 1.0, "accelerator": "cpu", "deterministic": True,
-            "early_stopping": {"patience": 100, "min_delta": 0.0}}
+MODEL = {**TINY_MODEL, "model_dtype": "float64"}
+TRAINING = {**TINY_TRAINING, "max_epochs": 4}
 
 
 def test_prepared_file_names_its_cutoff():

@@ -217,6 +217,7 @@ def prepared_types(stem):
 
 PACKS = packs(config)
 PACK_OF = pack_of(config)
+PACK_RECORDS = {name: [f"{RESULTS}/packs/{p}.json" for p in experiment_packs(config, name)] for name in EXPERIMENTS}
 
 
 def gpu_resources(stage, **override):
@@ -260,7 +261,7 @@ def bench_file():
 def pack_records(experiment):
     """The records of an experiment's packs: asking for its figure forms its packs (a pack's
     record needs all its jobs, which is what ties them into one job group)."""
-    return [f"{RESULTS}/packs/{name}.json" for name in experiment_packs(config, experiment)]
+    return PACK_RECORDS.get(experiment, [])
 
 
 # --- evaluation (evaluate.smk) --------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -74,28 +73,29 @@ def job_rows(benchmarks: Path, config: dict, on_gpu: dict[str, bool]) -> pd.Data
     return pd.DataFrame(rows, columns=["stage", "model", "job_hours", "gpu_hours", "cpu_core_hours"])
 
 
+def breakdown(jobs: pd.DataFrame, experiments, users: dict, row) -> pd.DataFrame:
+    """`row(scope, name, part, weight)` per stage, per figure (a job used by several figures
+    weighs 1/their number in each) and for the total."""
+    ones = pd.Series(1.0, index=jobs.index)
+    rows = [row("stage", stage, part, ones[part.index]) for stage, part in jobs.groupby("stage", sort=False)]
+    for figure in experiments:
+        share = jobs["model"].map(lambda m: 1 / len(users[m]) if figure in users.get(m, ()) else 0.0)
+        if share.sum() > 0:
+            rows.append(row("figure", figure, jobs, share))
+    rows.append(row("total", "all", jobs, ones))
+    return pd.DataFrame(rows)
+
+
 def ledger(jobs: pd.DataFrame, config: dict) -> pd.DataFrame:
     """Per stage, per figure and in total: jobs, job-hours, CPU core-hours, GPU-hours, kWh, kg CO2."""
-    compute = config["compute"]
-    users = dict(experiments_of(config))
-    out = []
+    def row(scope, name, part, weight):
+        gpu, cpu = float((part["gpu_hours"] * weight).sum()), float((part["cpu_core_hours"] * weight).sum())
+        kwh, co2 = energy(gpu, cpu, config["compute"])
+        return {"scope": scope, "name": name, "jobs": round(float(weight.sum()), 2),
+                "job_hours": float((part["job_hours"] * weight).sum()), "cpu_core_hours": cpu, "gpu_hours": gpu,
+                "kwh": kwh, "kg_co2": co2}
 
-    def add(scope: str, name: str, part: pd.DataFrame, weight=None) -> None:
-        w = weight if weight is not None else pd.Series(1.0, index=part.index)
-        gpu, cpu = float((part["gpu_hours"] * w).sum()), float((part["cpu_core_hours"] * w).sum())
-        kwh, co2 = energy(gpu, cpu, compute)
-        out.append({"scope": scope, "name": name, "jobs": round(float(w.sum()), 2),
-                    "job_hours": float((part["job_hours"] * w).sum()), "cpu_core_hours": cpu, "gpu_hours": gpu,
-                    "kwh": kwh, "kg_co2": co2})
-
-    for stage, part in jobs.groupby("stage", sort=False):
-        add("stage", stage, part)
-    for figure in config["experiments"]:
-        share = jobs["model"].map(lambda m: (1 / len(users[m])) if m in users and figure in users[m] else 0.0)
-        if share.sum() > 0:
-            add("figure", figure, jobs, share)
-    add("total", "all", jobs)
-    return pd.DataFrame(out, columns=COLUMNS)
+    return breakdown(jobs, config["experiments"], experiments_of(config), row).reindex(columns=COLUMNS)
 
 
 # --- forecast -----------------------------------------------------------------------------------
@@ -136,10 +136,13 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     for job in planned_jobs(config):
         _, training = training_settings(config, job)
         per_epoch = (job.n + validation_size(config, _dataset_of(config, job))) / rate
-        upper = (fixed + training["max_epochs"] * per_epoch) / 3600 / k
-        rows.append({"stage": GPU_STAGES[f"train/{job.stage}"], "model": job.model, "gpu_hours_max": upper,
-                     "gpu_hours_estimate": (fixed + compute["expected_epoch_fraction"] * training["max_epochs"]
-                                            * per_epoch) / 3600 / k})
+
+        def gpu_hours(epochs: float) -> float:  # a 1/k share of the GPU for the job's wall time
+            return (fixed + epochs * per_epoch) / 3600 / k
+
+        rows.append({"stage": GPU_STAGES[f"train/{job.stage}"], "model": job.model,
+                     "gpu_hours_max": gpu_hours(training["max_epochs"]),
+                     "gpu_hours_estimate": gpu_hours(compute["expected_epoch_fraction"] * training["max_epochs"])})
     md = config.get("md")
     md_rate = next((m["steps_per_s"] for m in bench.get("md", []) if m["engine"].startswith(md.get("engine", "eager"))),
                    None) if md else None
@@ -150,25 +153,15 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
             rows.append({"stage": "MD stability", "model": f"md:{model}", "gpu_hours_max": hours,
                          "gpu_hours_estimate": hours})
             users[f"md:{model}"] = ("fig4",)
-    jobs = pd.DataFrame(rows)
-    out = []
 
-    def add(scope, name, part, weight):
+    def row(scope, name, part, weight):
         hours_max, hours = float((part["gpu_hours_max"] * weight).sum()), float((part["gpu_hours_estimate"] * weight).sum())
-        kwh_max, co2_max = energy(hours_max, 0.0, compute)
-        kwh, co2 = energy(hours, 0.0, compute)
-        out.append({"scope": scope, "name": name, "jobs": round(float(weight.sum()), 2),
-                    "gpu_hours_max": hours_max, "gpu_hours_estimate": hours, "kwh_max": kwh_max, "kwh_estimate": kwh,
-                    "kg_co2_max": co2_max, "kg_co2_estimate": co2})
+        (kwh_max, co2_max), (kwh, co2) = energy(hours_max, 0.0, compute), energy(hours, 0.0, compute)
+        return {"scope": scope, "name": name, "jobs": round(float(weight.sum()), 2),
+                "gpu_hours_max": hours_max, "gpu_hours_estimate": hours, "kwh_max": kwh_max, "kwh_estimate": kwh,
+                "kg_co2_max": co2_max, "kg_co2_estimate": co2}
 
-    ones = pd.Series(1.0, index=jobs.index)
-    for stage, part in jobs.groupby("stage", sort=False):
-        add("stage", stage, part, ones[part.index])
-    for figure in config["experiments"]:
-        share = jobs["model"].map(lambda m: 1 / len(users[m]) if figure in users.get(m, []) else 0.0)
-        add("figure", figure, jobs, share)
-    add("total", "all", jobs, ones)
-    table = pd.DataFrame(out)
+    table = breakdown(pd.DataFrame(rows), config["experiments"], users, row)
     table["device"] = bench["device"]
     table["jobs_per_gpu"] = k
     table["bench_jobs"] = measured_k

@@ -146,7 +146,7 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
         "data": training_data(train_file, val_file, symbols, model["r_max"],
                               training["batch_size"], training["val_batch_size"], seed,
                               num_workers=training.get("num_workers", 0),
-                              statistics="training_data_stats" in str(model_config)),
+                              statistics=not parent_package),  # a fresh model's avg_num_neighbors
         "trainer": {
             "_target_": "lightning.Trainer",
             "accelerator": training.get("accelerator", "auto"),

@@ -70,14 +70,14 @@ def packs(config: dict) -> dict[str, list[TrainingJob]]:
     k = jobs_per_gpu(config)
     if k <= 1:
         return {}
-    users = experiments_of(config)
+    users, jobs = experiments_of(config), planned_jobs(config)
     result = {}
     for stage in ("pretrain", "finetune", "direct"):
         by_users: dict[tuple[str, ...], list[TrainingJob]] = {}
-        for job in planned_jobs(config):
+        for job in jobs:
             if job.stage == stage:
                 by_users.setdefault(users[job.model], []).append(job)
-        chunks = [jobs[i: i + k] for jobs in by_users.values() for i in range(0, len(jobs), k)]
+        chunks = [group[i: i + k] for group in by_users.values() for i in range(0, len(group), k)]
         result.update({f"{stage}-{index}": chunk for index, chunk in enumerate(chunks)})
     return result
 
