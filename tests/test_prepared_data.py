@@ -1,6 +1,7 @@
 """Training from the prepared LMDB file gives the same model as from extxyz (same seed, CPU)."""
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -63,14 +64,21 @@ def test_a_finished_model_whose_outputs_were_deleted_is_restored_not_retrained(t
                   "parent_sha256": None, "wildcards": {}}
     package, summary_path = out / "model.nequip.zip", out / "training.json"
     with open(tmp_path / "first.log", "w") as log:
-        first = training.train(out, config, package, summary_path, 1, log, extra={**provenance, "gpu": None})
+        first = training.train(out, config, package, summary_path, 1, log, extra={**provenance, "gpu": None},
+                               evaluations=[(data / "val.extxyz", tmp_path / "first.json")])
     package_bytes = package.read_bytes()
     package.unlink()
     summary_path.unlink()
     with open(tmp_path / "second.log", "w") as log:
-        second = training.train(out, config, package, summary_path, 1, log, extra={**provenance, "gpu": "0"})
+        second = training.train(out, config, package, summary_path, 1, log, extra={**provenance, "gpu": "0"},
+                                evaluations=[(data / "val.extxyz", tmp_path / "second.json")])
     assert "restored the finished model" in (tmp_path / "second.log").read_text()
     assert second == first and package.read_bytes() == package_bytes
+    # the restored model is evaluated again (its test sets may have changed), to the same numbers
+    evaluated = [json.loads((tmp_path / f"{name}.json").read_text()) for name in ("first", "second")]
+    assert evaluated[0]["n_structures"] == 2 and evaluated[0]["device"] == "cpu"
+    for key in ("energy_rmse_mev_per_atom", "force_rmse_ev_per_a"):
+        assert evaluated[1][key] == evaluated[0][key] > 0
     # other inputs: trained again
     with open(tmp_path / "third.log", "w") as log:
         training.train(out, config, package, summary_path, 1, log, extra={**provenance, "train_sha256": "xyz"})

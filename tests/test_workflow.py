@@ -90,6 +90,22 @@ def test_every_model_was_evaluated_with_counts(tiny_run):
     assert runs["energy_rmse_mev_per_atom"].gt(0).all() and runs["force_rmse_ev_per_a"].gt(0).all()
 
 
+def test_training_job_evaluates_its_model_as_the_evaluation_rule_would(tiny_run):
+    from synpretrain.evaluation import evaluate
+    from synpretrain.io import read_extxyz
+
+    model = "finetune/lcbop/n8/c-real/n4/seed1"
+    record = json.loads((tiny_run / f"results/eval/{model}/c-real.json").read_text())
+    assert not (tiny_run / f"benchmarks/eval/{model}/c-real.tsv").exists()      # no job of its own
+    assert "--evaluate" in (tiny_run / f"logs/train/{model}.log").read_text()
+    again = evaluate(tiny_run / f"results/models/{model}/model.nequip.zip",
+                     read_extxyz(tiny_run / record["test_file"]))
+    for key in ("energy_rmse_mev_per_atom", "force_rmse_ev_per_a", "n_structures", "n_atoms"):
+        assert record[key] == pytest.approx(again[key], rel=1e-6), key
+    general = json.loads((tiny_run / "results/eval/finetune/lcbop/n8/c-dense/n4/seed1/c-real.json").read_text())
+    assert general["device"] == "cpu" and general["testset"] == "c-real" and general["target"] == "c-dense"
+
+
 def test_md_stability_runs_are_measured_and_saved(tiny_run):
     md = tiny_run / "results" / "md"
     for model in ("direct/c-dense/n4/seed1", "finetune/lcbop/n8/c-dense/n4/seed1"):
@@ -186,7 +202,8 @@ def test_rerun_has_nothing_to_do(tiny_run):
 def test_one_learning_curve_point_plans_only_its_ancestors(tmp_path):
     point = "results/eval/finetune/lcbop/n8/c-real/n2/seed1/c-real.json"
     jobs = planned_jobs(snakemake(tmp_path, "-n", point))
-    assert jobs["finetune"] == 1 and jobs["pretrain"] == 1 and jobs["evaluate_finetune"] == 1
+    # the fine-tuning job evaluates its model on its own target's test set: no separate job
+    assert jobs["finetune"] == 1 and jobs["pretrain"] == 1 and "evaluate_finetune" not in jobs
     assert "direct" not in jobs and "fig3" not in jobs
     # labels: lcbop on c-synth train + val; xtb on c-real train (2 chunks) + val + test
     assert jobs["label_chunk"] == 2 + 4

@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from synpretrain.config import REFERENCE, check_config, finetune_model, source_model, stage_training
+from synpretrain import plan
 from synpretrain.plan import TrainingJob, experiment_packs, jobs_per_gpu, pack_of, packs, planned_jobs
 from synpretrain.prepared_data import prepared_file
 
@@ -102,34 +103,8 @@ def direct_dir(target, n, seed):
     return f"{RESULTS}/models/direct/{target}/n{n}/seed{seed}"
 
 
-def eval_file(model_dir, testset):
-    return str(Path(model_dir.replace(f"{RESULTS}/models/", f"{RESULTS}/eval/", 1)) / f"{testset}.json")
-
-
 def experiment_evals(name, pretrained=True):
-    """Every evaluation an experiment needs: direct and fine-tuned models for each n and seed,
-    and (`pretrained`) the pre-trained models themselves, on each of its test sets."""
-    spec = EXPERIMENTS[name]
-    target = spec["target"]
-    testsets = spec.get("testsets", [target])
-    finetune_seeds = spec.get("finetune_seeds", spec["seeds"])
-    files = []
-    for testset in testsets:
-        for n in spec["sizes"]:
-            files += [eval_file(direct_dir(target, n, seed), testset) for seed in spec["seeds"]]
-            files += [
-                eval_file(finetune_dir(source, npre, target, n, seed), testset)
-                for source in spec["sources"]
-                for npre in spec["pretrain_sizes"]
-                for seed in finetune_seeds
-            ]
-        files += [
-            eval_file(pretrain_dir(source, npre), testset)
-            for source in spec["sources"]
-            for npre in spec["pretrain_sizes"]
-            if pretrained
-        ]
-    return files
+    return plan.experiment_evals(config, name, RESULTS, pretrained)
 
 
 def all_evals():
@@ -245,6 +220,10 @@ def finetune_job(wc):
 
 def direct_job(wc):
     return TrainingJob("direct", int(wc.n), target=wc.target, seed=int(wc.seed))
+
+
+def eval_meta(job, testset):
+    return job.eval_meta(testset, PRETRAIN.get("seed", 42))
 
 
 def pack_group(job):

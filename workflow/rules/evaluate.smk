@@ -1,4 +1,12 @@
 # Evaluation of every model on a labelled test set: energy meV/atom, force eV/Å, counts, timings.
+# A fine-tuned or direct model on its own target's test set is evaluated by its training job
+# (train.smk); these rules evaluate pre-trained models and the other test sets (Fig 4's general).
+
+
+ruleorder: finetune > evaluate_finetune
+
+
+ruleorder: direct > evaluate_direct
 
 
 rule evaluate_direct:
@@ -9,8 +17,7 @@ rule evaluate_direct:
     output:
         f"{RESULTS}/eval/direct/{{target}}/n{{n}}/seed{{seed}}/{{testset}}.json",
     params:
-        meta=lambda wc: {"kind": "direct", "source": "direct", "npre": 0, "target": wc.target,
-                         "n": int(wc.n), "seed": int(wc.seed), "testset": wc.testset},
+        meta=lambda wc: eval_meta(direct_job(wc), wc.testset),
     log:
         "logs/eval/direct/{target}/n{n}/seed{seed}/{testset}.log",
     benchmark:
@@ -30,9 +37,7 @@ use rule evaluate_direct as evaluate_finetune with:
     output:
         f"{RESULTS}/eval/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/{{testset}}.json",
     params:
-        meta=lambda wc: {"kind": "finetune", "source": wc.source, "npre": int(wc.npre),
-                         "target": wc.target, "n": int(wc.n), "seed": int(wc.seed),
-                         "testset": wc.testset},
+        meta=lambda wc: eval_meta(finetune_job(wc), wc.testset),
     log:
         "logs/eval/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}/{testset}.log",
     benchmark:
@@ -47,9 +52,7 @@ use rule evaluate_direct as evaluate_pretrain with:
     output:
         f"{RESULTS}/eval/pretrain/{{source}}/n{{npre}}/{{testset}}.json",
     params:
-        meta=lambda wc: {"kind": "pretrain", "source": wc.source, "npre": int(wc.npre),
-                         "target": None, "n": 0, "seed": PRETRAIN.get("seed", 42),
-                         "testset": wc.testset},
+        meta=lambda wc: eval_meta(pretrain_job(wc), wc.testset),
     log:
         "logs/eval/pretrain/{source}/n{npre}/{testset}.log",
     benchmark:

@@ -1,6 +1,8 @@
 # NequIP training: pre-training on synthetic labels, fine-tuning and direct training on real data.
 # Every model folder holds config.yaml (what nequip-train ran), best.ckpt/last.ckpt, the CSV log,
-# model.nequip.zip (self-contained) and training.json (summary + provenance + speed).
+# model.nequip.zip (self-contained) and training.json (summary + provenance + speed).  Fine-tuned
+# and direct models are evaluated on their target's test set by their training job (one process:
+# no second start-up, and on the training's GPU); evaluate.smk covers the other evaluations.
 
 
 rule prepare_data:
@@ -55,9 +57,11 @@ rule finetune:
     input:
         unpack(lambda wc: target_files(wc.target, wc.n, finetune_model(config, wc.source)["r_max"])),
         parent=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
+        test=lambda wc: test_file(wc.target),
     output:
         package=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
         summary=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/training.json",
+        evaluation=f"{RESULTS}/eval/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/{{target}}.json",
     group:
         lambda wc: pack_group(finetune_job(wc))
     params:
@@ -68,6 +72,7 @@ rule finetune:
         parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
         jobs_per_gpu=jobs_per_gpu(config),
+        eval_meta=lambda wc: eval_meta(finetune_job(wc), wc.target),
     log:
         "logs/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.log",
     benchmark:
@@ -85,9 +90,11 @@ rule direct:
     """Train from random weights on the same n real structures (the baseline)."""
     input:
         unpack(lambda wc: target_files(wc.target, wc.n, config["model"]["r_max"])),
+        test=lambda wc: test_file(wc.target),
     output:
         package=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
         summary=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/training.json",
+        evaluation=f"{RESULTS}/eval/direct/{{target}}/n{{n}}/seed{{seed}}/{{target}}.json",
     group:
         lambda wc: pack_group(direct_job(wc))
     params:
@@ -97,6 +104,7 @@ rule direct:
         model=config["model"],
         training=stage_training(config, "direct"),
         jobs_per_gpu=jobs_per_gpu(config),
+        eval_meta=lambda wc: eval_meta(direct_job(wc), wc.target),
     log:
         "logs/train/direct/{target}/n{n}/seed{seed}.log",
     benchmark:

@@ -4,8 +4,9 @@ from pathlib import Path
 
 from synpretrain import nequip_config, training
 from synpretrain.acquire import sha256
+from synpretrain.evaluation import evaluation_record
 from synpretrain.gpus import claim_gpu
-from synpretrain.io import count_frames
+from synpretrain.io import count_frames, read_json, write_json
 from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0], snakemake.threads) as log:
@@ -26,10 +27,19 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         "parent_package": parent, "parent_sha256": sha256(parent) if parent else None,
         "wildcards": dict(snakemake.wildcards),
     }
+    # the model's own test set, evaluated in the training process (finetune, direct)
+    evaluation = snakemake.output.get("evaluation")
+    metrics = out_dir / "evaluation.metrics.json"
+    evaluations = [(snakemake.input.test, metrics)] if evaluation else []
     # a slot on one GPU (K jobs per GPU) on a multi-GPU machine; the allocation's GPU under SLURM
     with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu:
         slurm_job = os.environ.get("SLURM_JOB_ID")
         print(f"GPU: {gpu}; SLURM job: {slurm_job}", flush=True)
         summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,
-                                 snakemake.threads, log, extra={**provenance, "gpu": gpu, "slurm_job_id": slurm_job})
+                                 snakemake.threads, log, extra={**provenance, "gpu": gpu, "slurm_job_id": slurm_job},
+                                 evaluations=evaluations)
+    if evaluation:
+        write_json(evaluation, evaluation_record(snakemake.params.eval_meta, read_json(metrics),
+                                                 snakemake.input.test, summary))
+        metrics.unlink()
     print({k: summary[k] for k in ("epochs", "best_epoch", "best_val_forces_rmse", "wall_time_s")})

@@ -73,6 +73,15 @@ def predict(calc, frames: list[Atoms], progress=None) -> tuple[np.ndarray, list[
     return np.array(energies), forces
 
 
+def evaluation_record(meta: dict, metrics: dict, test_file: str, training: dict) -> dict:
+    """One row of the learning-curve table: which model on which test set (`meta`), the metrics,
+    and the training facts the figures flag (epochs run, divergence)."""
+    return {**meta, **metrics, "test_file": str(test_file),
+            "epochs": training.get("epochs"), "best_epoch": training.get("best_epoch"),
+            "nan_in_validation": training.get("nan_in_validation"),
+            "train_wall_time_s": training.get("wall_time_s")}
+
+
 def evaluate(package: str | Path, frames: list[Atoms], device: str = "cpu", progress=None) -> dict:
     """Energy RMSE (meV/atom) and force component RMSE (eV/Angstrom) on `frames`."""
     if not frames:

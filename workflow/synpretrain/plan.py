@@ -32,6 +32,22 @@ class TrainingJob:
     def model_dir(self, results: str) -> str:
         return f"{results}/models/{self.model}"
 
+    @property
+    def home_testset(self) -> str | None:
+        """The test set of the real data it was trained on, evaluated by the training job itself
+        (the model is already in memory there); None for a pre-trained model."""
+        return None if self.stage == "pretrain" else self.target
+
+    def eval_file(self, results: str, testset: str) -> str:
+        return f"{results}/eval/{self.model}/{testset}.json"
+
+    def eval_meta(self, testset: str, pretrain_seed: int) -> dict:
+        """What identifies one evaluation (a row of the learning-curve table)."""
+        return {"kind": self.stage, "source": self.source if self.stage != "direct" else "direct",
+                "npre": self.npre if self.stage == "finetune" else (self.n if self.stage == "pretrain" else 0),
+                "target": self.target, "n": 0 if self.stage == "pretrain" else self.n,
+                "seed": pretrain_seed if self.stage == "pretrain" else self.seed, "testset": testset}
+
 
 def planned_jobs(config: dict) -> list[TrainingJob]:
     """Every training job of every experiment, once each, in a stable order."""
@@ -48,6 +64,18 @@ def planned_jobs(config: dict) -> list[TrainingJob]:
     return sorted(jobs, key=lambda j: (("pretrain", "finetune", "direct").index(j.stage), j.n, j.model))
 
 
+def experiment_jobs(config: dict, experiment: str) -> list[TrainingJob]:
+    return planned_jobs({**config, "experiments": {experiment: config["experiments"][experiment]}})
+
+
+def experiment_evals(config: dict, experiment: str, results: str, pretrained: bool = True) -> list[str]:
+    """Every evaluation an experiment needs: each of its models (`pretrained`: the pre-trained
+    ones too) on each of its test sets (default: its target's)."""
+    spec = config["experiments"][experiment]
+    jobs = [job for job in experiment_jobs(config, experiment) if pretrained or job.stage != "pretrain"]
+    return [job.eval_file(results, testset) for testset in spec.get("testsets", [spec["target"]]) for job in jobs]
+
+
 def jobs_per_gpu(config: dict) -> int:
     return int(config.get("resources", {}).get("jobs_per_gpu", 1))
 
@@ -55,8 +83,8 @@ def jobs_per_gpu(config: dict) -> int:
 def experiments_of(config: dict) -> dict[str, tuple[str, ...]]:
     """model path -> the experiments (figures) that need it."""
     users: dict[str, list[str]] = {}
-    for name, spec in config["experiments"].items():
-        for job in planned_jobs({**config, "experiments": {name: spec}}):
+    for name in config["experiments"]:
+        for job in experiment_jobs(config, name):
             users.setdefault(job.model, []).append(name)
     return {model: tuple(names) for model, names in users.items()}
 

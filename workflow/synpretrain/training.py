@@ -12,6 +12,7 @@ finished sibling there, with the same config and inputs, and restores it instead
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -76,17 +77,24 @@ def prepare_run(out_dir: Path, config: dict, identity: dict | None = None) -> li
     return []
 
 
-def train_and_package(out_dir: Path, package_path: Path, overrides: list[str], threads: int, log) -> None:
-    """`nequip-train` on out_dir/config.yaml, then `nequip-package build best.ckpt`, in one child
-    process (`nequip_runner`); the package appears at `package_path` only if both succeed."""
-    with atomic_path(package_path, suffix=".nequip.zip") as tmp:
-        command = [sys.executable, "-m", "synpretrain.nequip_runner", str(out_dir.resolve()), str(tmp), *overrides]
+def run_nequip(out_dir: Path, package_path: Path, overrides: list[str], threads: int, log,
+               evaluations: list[tuple[str, str]] = (), only_evaluate: bool = False) -> None:
+    """`nequip-train` on out_dir/config.yaml, `nequip-package build best.ckpt`, then each of
+    `evaluations` (test extxyz, metrics JSON), in one child process (`nequip_runner`); the package
+    appears at `package_path` only if training and packaging succeed.  `only_evaluate`: the
+    package exists, evaluate it."""
+    with contextlib.ExitStack() as stack:
+        target = package_path if only_evaluate else stack.enter_context(atomic_path(package_path, suffix=".nequip.zip"))
+        command = [sys.executable, "-m", "synpretrain.nequip_runner", str(out_dir.resolve()), str(target)]
+        command += [arg for test, metrics in evaluations for arg in ("--evaluate", str(test), str(metrics))]
+        command += ["--only-evaluate"] if only_evaluate else []
+        command += overrides
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=thread_env(threads))
         if result.returncode != 0:
-            raise RuntimeError(f"training or packaging in {out_dir} failed (exit code {result.returncode}); "
-                               "see the log above")
+            raise RuntimeError(f"training, packaging or evaluation in {out_dir} failed (exit code "
+                               f"{result.returncode}); see the log above")
 
 
 def read_history(out_dir: Path) -> pd.DataFrame:
@@ -105,7 +113,7 @@ def throughput(out_dir: Path, wall_s: float) -> dict:
     """Speed of this attempt from the EpochTimer lines: training structures per second (median
     over epochs after the first, which carries warm-up and any compilation), the first epoch's
     extra seconds, and the fixed cost: the wall time not spent in epochs (start-up, data
-    statistics, packaging)."""
+    statistics, packaging) nor in evaluating the package on test sets."""
     path = out_dir / TIMINGS
     epochs = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     phases = json.loads((out_dir / PHASES).read_text()) if (out_dir / PHASES).exists() else {}
@@ -121,7 +129,7 @@ def throughput(out_dir: Path, wall_s: float) -> dict:
         "epoch_s_median": round(epoch_s[len(epoch_s) // 2], 3) if epoch_s else None,
         "first_epoch_extra_s": round(attempt[0]["train_s"] + attempt[0]["val_s"] - epoch_s[len(epoch_s) // 2], 3)
         if len(attempt) > 1 else None,
-        "fixed_s": round(wall_s - in_epochs, 2) if attempt else None,
+        "fixed_s": round(wall_s - in_epochs - phases.get("evaluate_s", 0.0), 2) if attempt else None,
         "epochs_this_attempt": len(attempt),
         **{f"phase_{k}": v for k, v in phases.items()},
     }
@@ -171,19 +179,23 @@ def summarise(history: pd.DataFrame, monitor: str, wall_s: float, extra: dict) -
 
 
 def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathLike,
-          summary_path: str | os.PathLike, threads: int, log, extra: dict | None = None) -> dict:
-    """Train (or resume) the model in `out_dir`; write the package and the summary JSON."""
+          summary_path: str | os.PathLike, threads: int, log, extra: dict | None = None,
+          evaluations: list[tuple[str, str]] = ()) -> dict:
+    """Train (or resume) the model in `out_dir`; write the package and the summary JSON, and the
+    metrics of the package on each of `evaluations` (test extxyz, metrics JSON)."""
     out_dir, package_path, summary_path = Path(out_dir), Path(package_path), Path(summary_path)
     start, started_unix = time.perf_counter(), time.time()
     identity = identity_of(extra or {})
     restored = restore_finished(out_dir, config, package_path, summary_path, identity)
     if restored is not None:
         log.write(f"restored the finished model kept in {out_dir / FINISHED} (same config and inputs)\n")
+        if evaluations:
+            run_nequip(out_dir, package_path, [], threads, log, evaluations, only_evaluate=True)
         return restored
     overrides = prepare_run(out_dir, config, identity)
     if overrides:
         log.write(f"resuming from {out_dir / 'last.ckpt'}\n")
-    train_and_package(out_dir, package_path, overrides, threads, log)
+    run_nequip(out_dir, package_path, overrides, threads, log, evaluations)
     monitor = next(c["monitor"] for c in config["trainer"]["callbacks"] if c["_target_"].endswith("EarlyStopping"))
     wall_s = time.perf_counter() - start
     summary = summarise(read_history(out_dir), monitor, wall_s,
