@@ -1,8 +1,14 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from ase.geometry import get_distances
 
-from synpretrain.generation import MeltQuenchAnneal, cubic_cell_length, n_frames, random_cell, synthetic_trajectory
+from synpretrain.generation import (MeltQuenchAnneal, cubic_cell_length, n_frames, random_cell, run_seeds,
+                                    synthetic_trajectory)
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_cell_length_by_hand():
@@ -42,3 +48,25 @@ def test_short_trajectory_has_the_c_synth_layout(potential):
 def test_unknown_driving_potential():
     with pytest.raises(KeyError, match="unknown driving potential"):
         synthetic_trajectory(8, 2.0, 3000, 0, 1, potential="gap")
+
+
+@pytest.mark.parametrize("config_file", ["config/config.yaml", "tests/data/tiny.yaml"])
+def test_no_two_generated_runs_share_a_seed(config_file):
+    """Pre-training pools and real sets come from different runs: no (density, temperature,
+    seed), indeed no seed, appears twice, although the grids overlap (2.75 g/cm3 in the demo's
+    c-synth and c-real; their base seeds are 1000 apart, as their old run seeds were)."""
+    config = yaml.safe_load((REPO / config_file).read_text())
+    runs = [(name, point, seed) for name, spec in config["datasets"].items() if spec["source"] == "generate"
+            for point, (_, seed) in run_seeds({"seed": 0, **spec["generate"]}).items()]
+    seeds = [seed for _, _, seed in runs]
+    assert len(set(seeds)) == len(seeds), runs
+    assert all(1 <= seed <= 2**31 - 2 for seed in seeds)
+
+
+def test_run_seeds_are_stable_and_follow_the_grid():
+    generate = {"seed": 2000, "densities": [1.75, 2.25], "anneal_temperatures": [2500, 3000]}
+    seeds = run_seeds(generate)
+    assert list(seeds) == [(1.75, 2500.0), (1.75, 3000.0), (2.25, 2500.0), (2.25, 3000.0)]
+    assert [run_id for run_id, _ in seeds.values()] == [0, 1, 2, 3]
+    assert seeds == run_seeds(dict(generate))                                # a pure function
+    assert seeds[(1.75, 2500.0)][1] != run_seeds({**generate, "seed": 2001})[(1.75, 2500.0)][1]

@@ -117,6 +117,20 @@ def test_md_stability_runs_are_measured_and_saved(tiny_run):
         assert (md / model / "trajectory.extxyz").stat().st_size > 0
 
 
+def test_no_frame_of_the_pretraining_pool_is_in_a_real_set(tiny_run):
+    import ase.io
+
+    def fingerprints(dataset):
+        return {atoms.positions.round(6).tobytes()
+                for path in (tiny_run / f"results/data/{dataset}/trajectories").glob("*.extxyz")
+                for atoms in ase.io.read(path, ":")}
+
+    pool = fingerprints("c-synth")
+    assert pool
+    for real in ("c-real", "c-dense"):
+        assert fingerprints(real) and not pool & fingerprints(real), real
+
+
 def test_alchemical_dataset_is_scaled_silicon(tiny_run):
     import ase.io
 

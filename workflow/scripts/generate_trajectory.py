@@ -1,5 +1,5 @@
 """Snakemake script: one melt-quench-anneal trajectory -> extxyz."""
-from synpretrain.generation import MeltQuenchAnneal, n_frames, synthetic_trajectory
+from synpretrain.generation import MeltQuenchAnneal, n_frames, run_seeds, synthetic_trajectory
 from synpretrain.io import write_extxyz
 from synpretrain.runlog import progress, rule_log
 
@@ -7,13 +7,9 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     spec = snakemake.params.spec
     gen = spec["generate"]
     density, temperature = float(snakemake.wildcards.density), float(snakemake.wildcards.temperature)
-    densities = [float(d) for d in gen["densities"]]
-    temperatures = [float(t) for t in gen["anneal_temperatures"]]
-    # run_id: position in the (density, temperature) grid, so the seed is stable and unique.
-    run_id = densities.index(density) * len(temperatures) + temperatures.index(temperature)
+    run_id, seed = run_seeds(gen)[(density, temperature)]
     protocol = MeltQuenchAnneal(melt_T=gen["melt_T"], melt_ps=gen["melt_ps"], quench_ps=gen["quench_ps"],
                                 anneal_ps=gen["anneal_ps"], timestep_fs=gen["timestep_fs"])
-    seed = gen["seed"] + 1000 * run_id
     print(f"{snakemake.wildcards.dataset}: density {density} g/cm3, anneal {temperature} K, "
           f"run {run_id}, seed {seed}, {gen['n_atoms']} {spec['element']} atoms, "
           f"driven by {gen['driving_potential']}", flush=True)

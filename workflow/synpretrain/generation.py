@@ -129,6 +129,20 @@ def melt_quench_anneal(atoms: Atoms, anneal_T: float, potential: str = "lcbop",
     return frames
 
 
+def run_seeds(generate: dict) -> dict[tuple[float, float], tuple[int, int]]:
+    """(density, anneal temperature) -> (run_id, seed) of every run of a `generate:` block.
+
+    run_id is the position in the grid; the seed is drawn from `SeedSequence([seed, run_id])`, so
+    two datasets with different base seeds share no run seed however their grids overlap (base +
+    1000 x run_id did: c-real's runs repeated c-synth's seeds).  Seeds fit LAMMPS (1 ... 2^31 - 2)."""
+    grid = [(float(d), float(t)) for d in generate["densities"] for t in generate["anneal_temperatures"]]
+    seeds = {}
+    for run_id, point in enumerate(grid):
+        state = np.random.SeedSequence([int(generate["seed"]), run_id]).generate_state(1)[0]
+        seeds[point] = (run_id, int(state) % (2**31 - 3) + 1)   # + 1 below is LAMMPS' seed: <= 2^31 - 1
+    return seeds
+
+
 def synthetic_trajectory(n_atoms: int, density: float, anneal_T: float, run_id: int, seed: int,
                          potential: str = "lcbop", element: str = "C", min_distance: float = 1.2,
                          protocol: MeltQuenchAnneal = MeltQuenchAnneal(), progress=None) -> list[Atoms]:
