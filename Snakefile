@@ -2,6 +2,7 @@
 #   snakemake --cores 2 all                                   the demo (config/config.yaml), offline
 #   snakemake --cores 2 results/fig3.pdf                      one figure and only what it needs
 #   snakemake --cores 2 all --configfile config/paper.yaml    the paper's experiments
+#   snakemake --report results/report.html                    then: figures, tables, config in one page
 import os
 import sys
 from pathlib import Path
@@ -39,10 +40,9 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/compute.smk"
-include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
-        FINAL_TARGETS,
+        plan.final_targets(config, L),
     default_target: True

@@ -1,16 +1,19 @@
 """The shipped configs are valid, and bad ones fail with a message naming the key."""
 import copy
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 from snakemake.utils import validate
 
+from synpretrain import labellers
 from synpretrain.config import ConfigError, check_config, finetune_model, source_model
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "config" / "schema.yaml")
-CONFIGS = ["config/config.yaml", "config/paper.yaml", "tests/data/tiny.yaml"]
+CONFIGS = ["config/config.yaml", "config/paper.yaml", "tests/data/tiny.yaml", "tests/data/slurm.yaml"]
+DEMO = "config/config.yaml"
 
 
 def load(name):
@@ -75,4 +78,90 @@ def test_a_carbon_model_cannot_be_fine_tuned_on_silicon():
     config = load("config/paper.yaml")
     config["experiments"]["fig5"]["sources"] = ["c-ace"]
     with pytest.raises(ConfigError, match="pre-trained on C but the target 'si' is Si"):
+        check_config(config)
+
+
+# --- labeller options: closed per registry type in the schema --------------------------------
+
+def test_schema_lists_the_options_of_exactly_the_registered_labeller_types():
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    branches = schema["properties"]["labellers"]["additionalProperties"]["allOf"]
+    types = []
+    for branch in branches:
+        condition = branch["if"]["properties"]["type"]
+        types += [condition["const"]] if "const" in condition else condition["enum"]
+        assert {"type", "chunks", "display"} <= set(branch["then"]["propertyNames"]["enum"])
+    assert sorted(types) == sorted(labellers.REGISTRY)
+
+
+@pytest.mark.parametrize("edit, key, message", [
+    (lambda c: c["labellers"]["tersoff"].update(kim_modle=c["labellers"]["tersoff"].pop("kim_model")),
+     "['labellers']['tersoff']", "'kim_modle' is not one of ['type', 'chunks', 'display', 'kim_model']"),
+    (lambda c: c["labellers"]["chgnet"].update(path="chgnet.pt"), "['labellers']['chgnet']", "'path' is not one of"),
+    (lambda c: c["labellers"]["lcbop"].pop("potential"), "['labellers']['lcbop']", "'potential' is a required property"),
+    (lambda c: c["labellers"]["xtb"].update(method="GFN1-XTB"), "['labellers']['xtb']['method']", "'GFN1-XTB' is not one of"),
+    (lambda c: c["figures"]["fig5"].pop("umap"), "['figures']['fig5']", "'umap' is a required property"),
+    (lambda c: c["md"]["structure"].pop("dataset"), "['md']['structure']", "'dataset' is a required property"),
+    (lambda c: c["md"]["structure"].update(split="training"), "['md']['structure']['split']", "'training' is not one of"),
+], ids=["labeller-option-typo", "option-of-another-type", "labeller-missing-option", "xtb-method",
+        "fig5-needs-umap", "md-structure-needs-dataset", "md-structure-split"])
+def test_schema_errors_name_the_labeller_and_key(edit, key, message):
+    config = load(DEMO)
+    edit(config)
+    with pytest.raises(Exception) as error:
+        validate(config, SCHEMA)
+    assert message in str(error.value) and f"On instance{key}" in str(error.value)
+
+
+def test_an_unknown_labeller_type_passes_the_schema_and_is_named_by_check_config():
+    config = load(DEMO)
+    config["labellers"]["lcbop"]["type"] = "lammsp"
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match="labellers.lcbop.type: unknown labeller type 'lammsp'"):
+        check_config(config)
+
+
+# --- figures and md: every name they use is checked at start ----------------------------------
+
+def drop(mapping, key):
+    mapping.pop(key)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["experiments"].update(fig6=c["experiments"]["fig3"]),
+     "experiments.fig6: no figure draws an experiment of that name, so its models would be trained and never "
+     "shown (known: fig2, fig3, fig4, fig5)"),
+    (lambda c: drop(c["figures"], "fig5"), "experiments.fig5: drawing it needs a `figures.fig5` block"),
+    (lambda c: drop(c["experiments"], "fig5"), "figures.fig5: there is no `experiments.fig5` to draw"),
+    (lambda c: c["figures"]["fig4"].update(general_testset="c-rael"),
+     "figures.fig4.general_testset: 'c-rael' is not a target (known: c-dense, c-real, si-real)"),
+    (lambda c: c["experiments"]["fig4"].update(testsets=["c-dense"]),
+     "figures.fig4.general_testset: 'c-real' is not among experiments.fig4.testsets (c-dense)"),
+    (lambda c: c["figures"]["fig4"].update(md_n=20), "figures.fig4.md_n: 20 is not among experiments.fig4.sizes (5, 15)"),
+    (lambda c: c["figures"]["fig4"].update(md_seed=3), "figures.fig4.md_seed: 3 is not among experiments.fig4.seeds (1, 2)"),
+    (lambda c: c["experiments"]["fig4"].update(finetune_seeds=[2]),
+     "figures.fig4.md_seed: 1 is not among experiments.fig4.finetune_seeds (2)"),
+    (lambda c: (drop(c["figures"]["fig4"], "md_seed"), c["experiments"]["fig4"].update(seeds=[3, 4])),
+     "figures.fig4.md_seed: 1 is not among experiments.fig4.seeds (3, 4); 1 is its default: set it"),
+    (lambda c: drop(c, "md"), "figures.fig4: Fig 4d's MD runs need an `md` block with `md.structure`"),
+    (lambda c: c["figures"]["fig5"].update(bars_n=7), "figures.fig5.bars_n: 7 is not among experiments.fig5.sizes (5, 15)"),
+    (lambda c: c["figures"]["fig4"]["umap"].update(reference=["c-synht"]),
+     "figures.fig4.umap.reference: 'c-synht' is not a key of `datasets`"),
+    (lambda c: c["figures"]["fig5"]["umap"].update(projected=["si-rael"]),
+     "figures.fig5.umap.projected: 'si-rael' is not a key of `datasets`"),
+    (lambda c: c["figures"]["fig5"]["umap"]["colors"].update({"c-real": "red"}),
+     "figures.fig5.umap.colors: 'c-real' is neither a reference nor a projected dataset of this map"),
+    (lambda c: c["md"]["structure"].update(dataset="c-synht"), "md.structure.dataset: 'c-synht' is not a key of `datasets`"),
+    (lambda c: c["md"]["structure"].update(split="training"), "md.structure.split: 'training' is not one of train, val, test"),
+    (lambda c: c["md"]["structure"].update(dataset="si-real"),
+     "md.structure.dataset: 'si-real' is Si, but the MD models of fig4 are trained on C"),
+], ids=["unknown-experiment", "experiment-without-figure-block", "figure-block-without-experiment",
+        "general-testset-not-a-target", "general-testset-not-evaluated", "md-n-not-a-size", "md-seed-not-a-seed",
+        "md-seed-not-a-finetune-seed", "default-md-seed", "fig4-without-md", "bars-n-not-a-size",
+        "umap-reference", "umap-projected", "umap-colors", "md-structure-dataset", "md-structure-split",
+        "md-structure-element"])
+def test_figure_and_md_errors_name_the_key(edit, message):
+    config = load(DEMO)
+    edit(config)
+    with pytest.raises(ConfigError, match=re.escape(message)):
         check_config(config)

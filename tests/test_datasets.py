@@ -1,4 +1,5 @@
 import zipfile
+from pathlib import Path
 
 import ase.io
 import numpy as np
@@ -9,6 +10,9 @@ from synpretrain.datasets import Interval, alchemical, split_trajectories, zip_s
 from synpretrain.extxyz_stream import blocks
 
 import fixtures
+
+DATA = Path(__file__).parent / "data"
+E0_CARBON = {"C": -148.314002}
 
 
 def outputs(tmp_path):
@@ -86,7 +90,7 @@ def test_frame_without_time_is_rejected(tmp_path):
 
 def test_c_gap_17_drops_dimers_references_energies_and_keeps_the_published_split(tmp_path):
     path = fixtures.c_gap_17(tmp_path / "C-GAP-17.extxyz", n_train=30, n_test=8, n_dimers=3)
-    frames, split = datasets.read_c_gap_17(path, {"C": -148.314002}, val_size=5)
+    frames, split = datasets.read_c_gap_17(path, E0_CARBON, val_size=5)
     assert len(frames) == 38                                         # 3 dimers dropped
     assert all(a.info["config_type"] != "dimer" for a in frames)
     np.testing.assert_array_equal(split.test, np.arange(30, 38))     # the flagged ones, in file order
@@ -96,7 +100,7 @@ def test_c_gap_17_drops_dimers_references_energies_and_keeps_the_published_split
     raw = ase.io.read(path, ":")
     np.testing.assert_allclose(frames[0].get_forces(), raw[3].get_forces())
     # training subsets are prefixes of one shuffled order, the same for every seed of a run
-    again = datasets.read_c_gap_17(path, {"C": -148.314002}, val_size=5)[1]
+    again = datasets.read_c_gap_17(path, E0_CARBON, val_size=5)[1]
     np.testing.assert_array_equal(again.train, split.train)
 
 
@@ -105,8 +109,55 @@ def test_c_gap_17_needs_the_split_flag(tmp_path):
     frames = ase.io.read(path, ":")
     del frames[2].info["split"]
     ase.io.write(path, frames, format="extxyz")
-    with pytest.raises(ValueError, match="structure 2 has split=None"):
-        datasets.read_c_gap_17(path, {"C": -148.314002}, val_size=1)
+    with pytest.raises(ValueError, match="structure 2 has no `split` info key") as error:
+        datasets.read_c_gap_17(path, E0_CARBON, val_size=1)
+    assert str(path) in str(error.value) and "load-atoms" in str(error.value)
+    frames[2].info["split"] = "validation"
+    ase.io.write(path, frames, format="extxyz")
+    with pytest.raises(ValueError, match="structure 2 has split='validation', expected 'train' or 'test'"):
+        datasets.read_c_gap_17(path, E0_CARBON, val_size=1)
+
+
+def test_c_gap_17_load_atoms_copy_marks_dimers_by_detailed_ct(tmp_path):
+    """The published file (load-atoms copy): dimers are `config_type=cluster detailed_ct=dimer`;
+    it parses to the same structures and split as the `config_type=dimer` layout."""
+    published = DATA / "c-gap-17-load-atoms.extxyz"
+    frames, split = datasets.read_c_gap_17(published, E0_CARBON, val_size=1)
+    raw = ase.io.read(published, ":")
+    assert [a.info["source_index"] for a in frames] == [0, 1, 2, 3, 4]    # the 2 dimers (1, 3) dropped
+    kept = [raw[i] for i in (0, 2, 4, 5, 6)]
+    assert [a.info["config_type"] for a in frames] == [a.info["config_type"] for a in kept]
+    for atoms, source in zip(frames, kept):
+        assert atoms.get_potential_energy() == pytest.approx(source.get_potential_energy()
+                                                             + 148.314002 * len(source))
+        np.testing.assert_array_equal(atoms.get_forces(), source.get_forces())
+    np.testing.assert_array_equal(split.test, [3, 4])
+    assert len(split.train) == 2 and len(split.val) == 1
+    # the same structures with today's layout (config_type=dimer, no detailed_ct) read the same
+    for atoms in raw:
+        if atoms.info.pop("detailed_ct") == "dimer":
+            atoms.info["config_type"] = "dimer"
+    flat = tmp_path / "C-GAP-17.extxyz"
+    ase.io.write(flat, raw, format="extxyz")
+    again, again_split = datasets.read_c_gap_17(flat, E0_CARBON, val_size=1)
+    assert len(again) == len(frames)
+    for a, b in zip(again, frames):
+        np.testing.assert_array_equal(a.positions, b.positions)
+        np.testing.assert_array_equal(a.get_forces(), b.get_forces())
+        assert a.get_potential_energy() == b.get_potential_energy() and a.info == b.info
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(again_split, name), getattr(split, name))
+
+
+def test_c_gap_17_original_release_without_split_is_refused(tmp_path):
+    """The original libAtoms release: train and test are separate files, no `split` flag."""
+    path = DATA / "c-gap-17-libatoms-train.extxyz"
+    with pytest.raises(ValueError) as error:
+        datasets.read_c_gap_17(path, E0_CARBON, val_size=1)
+    message = str(error.value)
+    assert "`split`" in message and "c-gap-17-libatoms-train.extxyz" in message
+    assert "structure 2 " in message                                # the first non-dimer, by file index
+    assert "load-atoms" in message
 
 
 def test_cnt_subset_uses_the_u_labels_and_a_random_tenth_for_test(tmp_path):
@@ -152,6 +203,23 @@ def test_alchemical_transform_scales_and_relabels_but_keeps_labels():
     np.testing.assert_allclose(silicon.cell[:], 1.5 * carbon.cell[:])
     assert silicon.get_potential_energy() == -35.0
     np.testing.assert_array_equal(silicon.get_forces(), carbon.get_forces())
+    assert "source_density" not in silicon.info                       # the carbon frame had no density
+
+
+def test_alchemical_frames_carry_their_own_density():
+    from ase.build import bulk
+    from ase.units import _amu
+
+    from synpretrain.io import with_labels
+
+    diamond = bulk("C", "diamond", a=3.567, cubic=True)               # 8 atoms, 3.51 g/cm3
+    diamond.info.update(density=3.51, anneal_T=3000.0, run_id=0)
+    silicon = alchemical(with_labels(diamond, -72.0, np.zeros((8, 3))), element="Si", scale=1.5)
+    grams = 8 * 28.085 * _amu * 1e3                                  # eight Si atoms
+    cm3 = (1.5 * 3.567) ** 3 * 1e-24                                  # the cubic cell scaled x 1.5
+    assert silicon.info["density"] == pytest.approx(grams / cm3, rel=1e-4)     # 2.43, not 3.51
+    assert silicon.info["source_density"] == 3.51
+    assert silicon.info["anneal_T"] == 3000.0 and silicon.info["run_id"] == 0
 
 
 def test_demo_trajectories_go_through_the_same_path(tmp_path):

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from synpretrain.ledger import energy, forecast, job_rows, ledger
-from synpretrain.plan import TrainingJob, experiment_packs, packs, planned_jobs
+from synpretrain.layout import ModelId
+from synpretrain.plan import experiment_packs, packs, planned_jobs
 
 COMPUTE = {"gpu_watts": 300, "cpu_watts_per_core": 10, "grams_co2_per_kwh": 200, "expected_epoch_fraction": 0.5}
 
@@ -37,7 +38,7 @@ def test_planned_jobs_are_counted_once():
     # pretrain: a/100, a/200, b/200; finetune: fig2 a/100+a/200 x n10 x seed1 = 2, fig3 {a,b}/200 x {10,20} x {1,2}
     # = 8, of which a/200/n10/seed1 is fig2's too -> 9; direct: n10 x {1,2} (shared) + n20 x {1,2} = 4
     assert by_stage == {"pretrain": 3, "finetune": 9, "direct": 4}
-    assert TrainingJob("finetune", 10, source="a", npre=200, target="real", seed=1) in jobs
+    assert ModelId("finetune", 10, source="a", npre=200, target="real", seed=1) in jobs
     assert jobs[0].model == "pretrain/a/n100"
 
 

@@ -51,13 +51,68 @@ def test_a_stable_potential_keeps_diamond_four_fold():
     assert np.isfinite(summary["hold_epot_drift_mev_per_atom_per_ps"])
 
 
+def collapsing_morse():
+    """A Morse potential whose minimum (0.9 A) is far inside carbon's bond length: diamond collapses."""
+    return MorsePotential(epsilon=5.0, r0=0.9, rho0=4.0, rcut1=2.0, rcut2=2.6)
+
+
+COLLAPSE = HeatingProtocol(timestep_fs=0.5, ramp_ps=0.05, hold_ps=0.15, frame_every_ps=0.01, seed=2)
+
+
 def test_a_collapsing_potential_is_caught():
     atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat(2)
-    calc = MorsePotential(epsilon=5.0, r0=0.9, rho0=4.0, rcut1=2.0, rcut2=2.6)
-    protocol = HeatingProtocol(timestep_fs=0.5, ramp_ps=0.05, hold_ps=0.15, frame_every_ps=0.01, seed=2)
-    rows, summary = run(atoms, calc, protocol, cutoff=C_CUTOFF)
-    assert summary["first_unphysical_ps"] is not None
-    assert summary["first_unphysical_ps"] <= rows[-1]["time_ps"]
+    rows, summary = run(atoms, collapsing_morse(), COLLAPSE, cutoff=C_CUTOFF)
+    end = COLLAPSE.ramp_ps + COLLAPSE.hold_ps
+    # The default collapse distance (0.5 A) is never reached (closest pair ~0.66 A), so this run goes
+    # on to the end; what catches the collapse is the coordination analysis.
+    assert summary["completed"] is True and summary["simulated_ps"] == pytest.approx(end) and len(rows) == 21
+    assert rows[0]["unphysical"] is False and rows[0]["cn4"] == 1.0             # starts as diamond
+    first = summary["first_unphysical_ps"]
+    assert first is not None and 0 < first <= 0.05                              # caught during the ramp,
+    assert not any(r["unphysical"] for r in rows if r["time_ps"] < first - 1e-9)  # not before the event,
+    assert all(r["unphysical"] for r in rows if r["time_ps"] >= first - 1e-9)     # and it does not recover:
+    assert rows[-1]["mean_cn"] > 8 and rows[-1]["cn8+"] > 0.5                    # atoms piled up,
+    assert summary["min_distance"] < 1.0                                         # far below a C-C bond
+
+
+def test_a_collapse_below_the_collapse_distance_stops_the_run():
+    """The same trajectory as above, with a collapse distance it crosses: the MD stops there."""
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat(2)
+    whole, _ = run(atoms, collapsing_morse(), COLLAPSE, cutoff=C_CUTOFF)
+    crossing = next(i for i, r in enumerate(whole) if r["min_distance"] < 1.0)
+    rows, summary = run(atoms, collapsing_morse(), COLLAPSE, cutoff=C_CUTOFF, collapse_distance=1.0)
+    assert summary["completed"] is False
+    assert rows == whole[:crossing + 1]                       # stopped at the first frame that crossed it
+    assert summary["simulated_ps"] == rows[-1]["time_ps"] < COLLAPSE.ramp_ps + COLLAPSE.hold_ps
+    assert summary["steps_this_attempt"] == crossing * 20      # 0.01 ps frames of 0.5 fs steps
+    assert summary["min_distance"] < 1.0
+
+
+class _NaNAfter:
+    """A calculator whose energy and forces turn NaN after `calls` force evaluations (a model that blew up)."""
+
+    def __init__(self, calc, calls):
+        self.calc, self.calls = calc, calls
+
+    def __getattr__(self, name):
+        return getattr(self.calc, name)
+
+    def get_forces(self, atoms=None):
+        self.calls -= 1
+        return self.calc.get_forces(atoms) if self.calls >= 0 else np.full((len(atoms), 3), np.nan)
+
+    def get_potential_energy(self, atoms=None, force_consistent=False):
+        return self.calc.get_potential_energy(atoms) if self.calls >= 0 else float("nan")
+
+
+def test_non_finite_forces_stop_the_run():
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat(2)
+    calc = MorsePotential(epsilon=6.0, r0=1.54, rho0=6.0, rcut1=2.0, rcut2=2.6)
+    rows, summary = run(atoms, _NaNAfter(calc, calls=45), SHORT, cutoff=C_CUTOFF)
+    assert summary["completed"] is False
+    assert 1 <= len(rows) < 5 and summary["simulated_ps"] == rows[-1]["time_ps"] < 0.04
+    assert all(np.isfinite(r["epot_per_atom"]) and np.isfinite(r["min_distance"]) for r in rows)
+    assert summary["steps_this_attempt"] == len(rows) * 20     # the frame that went NaN was run, not kept
 
 
 class _Killed(Exception):

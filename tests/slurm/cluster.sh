@@ -22,7 +22,9 @@ install)
 start)
   mkdir -p "$dir"/{state,spool,log}
   host=$(hostname -s)
-  cpus=$(nproc)
+  # at least 8 CPUs declared (SlurmdParameters=config_overrides: slurmd takes the config's word), so
+  # that a pack of two 2-thread jobs (5 CPUs) fits on a 2-core CI machine, oversubscribed
+  cpus=$(( $(nproc) > 8 ? $(nproc) : 8 ))
   mem=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
   : > "$dir/fake-gpu0"                          # the GRES "device" of the fake GPU
   conf=/etc/slurm
@@ -49,6 +51,7 @@ ReturnToService=2
 GresTypes=gpu
 MinJobAge=600
 KillWait=5
+SlurmdParameters=config_overrides
 NodeName=$host CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=$host MaxTime=INFINITE State=UP

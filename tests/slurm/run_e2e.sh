@@ -3,6 +3,7 @@
 # root on Debian: bash tests/slurm/run_e2e.sh). Checks:
 #   - the run reaches Table 1 through SLURM;
 #   - training jobs asked for one GPU (--gres=gpu:1), labelling jobs for none;
+#   - CPUs per job are the rules' threads (config threads_per_job), not a profile default;
 #   - packs: the two direct-training jobs (jobs_per_gpu: 2) ran side by side inside ONE allocation
 #     that asked for one GPU (same SLURM job id, overlapping epochs), and so did the two fine-tunes;
 #   - that pack, killed by its 1-minute time limit, was resubmitted and both jobs resumed from
@@ -24,10 +25,9 @@ status=0
 # targets first: --set-resources and --default-resources take every word after them
 timeout -k 30 1200 snakemake results/tables/table1.csv --profile slurm --configfile tests/data/slurm.yaml --directory "$work/run" \
   --verbose --jobs 4 --slurm-init-seconds-before-status-checks 5 \
-  --set-resources pretrain:cpus_per_task=1 finetune:cpus_per_task=1 direct:cpus_per_task=1 gpu_pack:cpus_per_task=1 \
-                  pretrain:slurm_partition=gpu finetune:slurm_partition=gpu direct:slurm_partition=gpu \
+  --set-resources pretrain:slurm_partition=gpu finetune:slurm_partition=gpu direct:slurm_partition=gpu \
                   gpu_pack:slurm_partition=gpu \
-  --default-resources slurm_partition=cpu runtime=10 mem_mb=1000 cpus_per_task=1 > "$log" 2>&1 || status=$?
+  --default-resources slurm_partition=cpu runtime=10 mem_mb=1000 > "$log" 2>&1 || status=$?
 tail -n 30 "$log"
 fail() { echo "SLURM e2e FAILED: $*" >&2; exit 1; }
 [ "$status" -eq 0 ] || fail "snakemake exited with $status (log: $log)"
@@ -41,6 +41,11 @@ for pack in direct-0 finetune-0; do
   grep "rule_${pack}_" "$work/sbatch.txt" | grep -- "--gres=gpu:1" >/dev/null || fail "pack $pack was not one allocation with one GPU"
 done
 if grep "rule_label_chunk" "$work/sbatch.txt" | grep -- "--gres\|--gpus" >/dev/null; then fail "a labelling job asked for a GPU"; fi
+# CPUs come from `threads` alone (threads_per_job: 2 in slurm.yaml), summed over a pack: the lone
+# pre-training's pack 2 + 1 (its record), a pack of two 2 x 2 + 1, a labelling job (threads: 1) 1
+grep "rule_pretrain-0_" "$work/sbatch.txt" | grep -- "--cpus-per-task=3" >/dev/null || fail "pre-training did not get threads_per_job CPUs"
+grep "rule_direct-0_" "$work/sbatch.txt" | grep -- "--cpus-per-task=5" >/dev/null || fail "the direct pack did not get 2 x 2 + 1 CPUs"
+grep "rule_label_chunk" "$work/sbatch.txt" | grep -- "--cpus-per-task=1" >/dev/null || fail "a labelling job did not get 1 CPU"
 grep "rule_label_chunk" "$work/sbatch.txt" >/dev/null || fail "no labelling job was submitted"
 direct_log=$(ls "$work"/run/logs/train/direct/c-real/n4/seed1.log)
 grep -q "resuming from" "$direct_log" || fail "the direct-training job did not resume from last.ckpt"

@@ -4,20 +4,18 @@
 rule md_stability:
     """NVT heating ramp then hold with one packaged model; coordination, first unphysical event, drift."""
     input:
-        package=f"{RESULTS}/models/{{model}}/model.nequip.zip",
+        package=model_file_pattern(RESULTS),
         structures=lambda wc: md_structure_file(),
     output:
-        summary=f"{RESULTS}/md/{{model}}/stability.json",
-        frames=f"{RESULTS}/md/{{model}}/stability.csv",
-        trajectory=f"{RESULTS}/md/{{model}}/trajectory.extxyz",
+        **{name: md_pattern(RESULTS, name) for name in ("summary", "frames", "trajectory")},
     params:
-        md=MD,
-        jobs_per_gpu=jobs_per_gpu(config),
+        md=config["md"],
+        jobs_per_gpu=plan.jobs_per_gpu(config),
     log:
         "logs/md/{model}.log",
     benchmark:
         "benchmarks/md/{model}.tsv"
-    threads: config.get("threads_per_job", 1)
+    threads: THREADS
     resources:
         **gpu_resources("md"),
     conda:
@@ -31,11 +29,11 @@ rule environment_map:
     input:
         unpack(umap_inputs),
     output:
-        f"{RESULTS}/analysis/umap/{{figure}}.csv",
+        L.umap("{figure}"),
     params:
-        spec=lambda wc: FIGURES[wc.figure]["umap"],
-        reference=lambda wc: FIGURES[wc.figure]["umap"]["reference"],
-        projected=lambda wc: FIGURES[wc.figure]["umap"]["projected"],
+        spec=lambda wc: config["figures"][wc.figure]["umap"],
+        reference=lambda wc: config["figures"][wc.figure]["umap"]["reference"],
+        projected=lambda wc: config["figures"][wc.figure]["umap"]["projected"],
     log:
         "logs/analysis/umap/{figure}.log",
     benchmark:

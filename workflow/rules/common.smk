@@ -1,24 +1,29 @@
-# Paths, wildcard constraints and config look-ups: the only place that knows the layout.
+# Wildcard constraints and input functions. Paths come from synpretrain.layout, what a config
+# plans (models, evaluations, packs, figure parameters, final targets) from synpretrain.plan.
 import re
 from pathlib import Path
 
-from synpretrain.config import REFERENCE, check_config, finetune_model, source_model, stage_training
 from synpretrain import plan
-from synpretrain.plan import TrainingJob, experiment_packs, jobs_per_gpu, pack_of, packs, planned_jobs
+from synpretrain.config import REFERENCE, check_config, finetune_model, source_model, stage_training
+from synpretrain.gpus import job_resources
+from synpretrain.layout import Layout, ModelId, md_pattern, model_file_pattern, model_regex
 from synpretrain.prepared_data import prepared_file
 
 check_config(config)
 
-RESULTS = config.get("results", "results")
-DOWNLOADS = config.get("downloads", "resources/data")
+RESULTS = config["results"]
+L = Layout(RESULTS, config["downloads"])
 DATASETS = config["datasets"]
 LABELLERS = config["labellers"]
-PRETRAIN = config["pretrain"]
-SOURCES = PRETRAIN["sources"]
+SOURCES = config["pretrain"]["sources"]
 TARGETS = config["targets"]
 EXPERIMENTS = config["experiments"]
-FIGURES = config.get("figures", {})
-MD = config.get("md", {})
+THREADS = config["threads_per_job"]
+PRETRAIN_SEED = config["pretrain"]["seed"]
+# computed once per parse: packing looks at every planned job
+PACKS = plan.packs(config)
+PACK_OF = plan.pack_of(config)
+PACK_RECORDS = {name: [L.pack(p) for p in plan.experiment_packs(config, name)] for name in EXPERIMENTS}
 
 
 def _alternatives(names):
@@ -37,87 +42,25 @@ wildcard_constraints:
     seed=r"\d+",
     chunk=r"\d+",
     figure=r"fig\d+",
-    model=r"direct/[^/]+/n\d+/seed\d+|finetune/[^/]+/n\d+/[^/]+/n\d+/seed\d+|pretrain/[^/]+/n\d+",
+    model=model_regex(),
     density=r"[0-9.]+",
     temperature=r"[0-9.]+",
     stem=r"(data|labels)/[^.]+",
     rmax=r"[0-9.]+",
-    pack=r"(pretrain|finetune|direct)-\d+",
+    pack=_alternatives(PACKS),
 
 
-def fmt_number(x):
-    """1.5 -> '1.5', 2000.0 -> '2000' (as in C-SYNTH file names)."""
-    return f"{float(x):g}"
-
-
-# --- data ---------------------------------------------------------------------------------------
+# --- data (data.smk) ------------------------------------------------------------
 
 
 def trajectory_files(dataset):
     gen = DATASETS[dataset]["generate"]
-    return [
-        f"{RESULTS}/data/{dataset}/trajectories/density-{fmt_number(d)}-T-{fmt_number(t)}.extxyz"
-        for d in gen["densities"]
-        for t in gen["anneal_temperatures"]
-    ]
+    return [L.trajectory(dataset, d, t) for d in gen["densities"] for t in gen["anneal_temperatures"]]
 
 
 def raw_file(dataset):
-    """Where a downloaded (or user-supplied) raw file is cached, named as published."""
     spec = DATASETS[dataset]
-    name = Path(spec.get("url") or spec["path"]).name
-    return f"{DOWNLOADS}/{dataset}/{name}"
-
-
-def labelled_file(dataset, labeller, split):
-    """Structures with energy + forces from `labeller` (`reference`: the dataset's own)."""
-    if labeller == REFERENCE:
-        return f"{RESULTS}/data/{dataset}/{split}.extxyz"
-    return f"{RESULTS}/labels/{dataset}/{labeller}/{split}.extxyz"
-
-
-def train_subset(dataset, labeller, n):
-    return f"{RESULTS}/labels/{dataset}/{labeller}/train_n{n}.extxyz"
-
-
-def source_dataset(source):
-    return SOURCES[source].get("dataset", PRETRAIN["dataset"])
-
-
-def element_of(dataset):
-    return DATASETS[dataset]["element"]
-
-
-# --- models and evaluations ---------------------------------------------------------------------
-
-
-def pretrain_dir(source, npre):
-    return f"{RESULTS}/models/pretrain/{source}/n{npre}"
-
-
-def finetune_dir(source, npre, target, n, seed):
-    return f"{RESULTS}/models/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}"
-
-
-def direct_dir(target, n, seed):
-    return f"{RESULTS}/models/direct/{target}/n{n}/seed{seed}"
-
-
-def experiment_evals(name, pretrained=True):
-    return plan.experiment_evals(config, name, RESULTS, pretrained)
-
-
-def all_evals():
-    return sorted({f for name in EXPERIMENTS for f in experiment_evals(name)})
-
-
-def display(source):
-    """How figures and tables show a pre-training source (its own display, else its labeller's)."""
-    spec = SOURCES[source]
-    return {**LABELLERS.get(spec["labeller"], {}).get("display", {}), **spec.get("display", {})}
-
-
-# --- data (data.smk) ------------------------------------------------------------
+    return L.raw(dataset, Path(spec.get("url") or spec["path"]).name)
 
 
 def assemble_inputs(wildcards):
@@ -127,7 +70,7 @@ def assemble_inputs(wildcards):
     if spec["source"] == "download":
         return {"raw": raw_file(wildcards.dataset)}
     parent = spec["derived"]
-    return {split: labelled_file(parent["from"], parent["labeller"], split) for split in ("train", "val", "test")}
+    return {split: L.labels(parent["from"], parent["labeller"], split) for split in ("train", "val", "test")}
 
 
 # --- labels (label.smk) ---------------------------------------------------------
@@ -141,35 +84,44 @@ def n_chunks(labeller, split):
 def potential_file(labeller):
     """A labeller's parameter file, when the workflow downloads it (`url:`); a `path:` is used in place."""
     url = LABELLERS[labeller].get("url")
-    return f"{DOWNLOADS}/potentials/{labeller}/{Path(url).name}" if url else None
+    return L.potential(labeller, Path(url).name) if url else None
 
 
 def label_inputs(wildcards):
     inputs = {
-        "frames": f"{RESULTS}/data/{wildcards.dataset}/{wildcards.split}.extxyz",
-        "counts": f"{RESULTS}/data/{wildcards.dataset}/split.json",
+        "frames": L.split(wildcards.dataset, wildcards.split),
+        "counts": L.split_summary(wildcards.dataset),
     }
     if potential_file(wildcards.labeller):
         inputs["potential"] = potential_file(wildcards.labeller)
     return inputs
 
 
-def labels_summary(dataset, labeller, split):
-    """The JSON next to a labelled split: how many structures it holds (and dropped)."""
-    if labeller == REFERENCE:
-        return f"{RESULTS}/data/{dataset}/split.json"
-    return f"{RESULTS}/labels/{dataset}/{labeller}/{split}.json"
+def label_chunks(ext):
+    def files(wildcards):
+        chunks = range(n_chunks(wildcards.labeller, wildcards.split))
+        return [L.label_chunk(wildcards.dataset, wildcards.labeller, wildcards.split, c, ext) for c in chunks]
+
+    return files
 
 
 # --- training (train.smk) -------------------------------------------------------
+
+
+def source_dataset(source):
+    return SOURCES[source].get("dataset", config["pretrain"]["dataset"])
+
+
+def element_of(dataset):
+    return DATASETS[dataset]["element"]
 
 
 def training_inputs(dataset, labeller, n, r_max):
     """A training job's data: `train` and `val` as the trainer reads them (prepared LMDB files at
     the model's r_max, or extxyz when `training.prepare_data` is off) and the labelled extxyz
     `labels` they come from (counted and hashed into the model's provenance)."""
-    files = {"labels": train_subset(dataset, labeller, n), "val_labels": labelled_file(dataset, labeller, "val")}
-    if not config["training"].get("prepare_data", True):
+    files = {"labels": L.train_subset(dataset, labeller, n), "val_labels": L.labels(dataset, labeller, "val")}
+    if not config["training"]["prepare_data"]:
         return {**files, "train": files["labels"], "val": files["val_labels"]}
     return {**files, "train": prepared_file(files["labels"], r_max), "val": prepared_file(files["val_labels"], r_max)}
 
@@ -188,53 +140,13 @@ def prepared_types(stem):
     return [element_of(stem.split("/")[1])]
 
 
-# --- sharing a GPU (train.smk, analysis.smk) -------------------------------------------------
-
-PACKS = packs(config)
-PACK_OF = pack_of(config)
-PACK_RECORDS = {name: [f"{RESULTS}/packs/{p}.json" for p in experiment_packs(config, name)] for name in EXPERIMENTS}
-
-
 def gpu_resources(stage, **override):
-    """runtime, mem_mb and the GPU of a training or MD job (config `resources.<stage>`).
-
-    On one machine the GPU is a count (`gpu: 1`) that `--resources gpu=S` limits.  Under a cluster
-    executor it is the GRES string `gpu:1`: Snakemake adds up numeric resources over the jobs of a
-    group, but keeps one value of a string, so a pack of K jobs (`resources.jobs_per_gpu`) still
-    asks SLURM for one GPU."""
-    spec = {**config.get("resources", {}).get(stage, {}), **override}
-    gpus = spec.get("gpu", 1)
-    # callables: which executor runs the jobs is known when the DAG is built, not when this is read
-    return {"runtime": spec.get("runtime", 60), "mem_mb": spec.get("mem_mb", 4000),
-            "gpu": lambda wc: 0 if workflow.non_local_exec else gpus,
-            "gres": lambda wc: f"gpu:{gpus}" if gpus and workflow.non_local_exec else ""}
+    return job_resources(config, stage, lambda: workflow.non_local_exec, **override)
 
 
-def pretrain_job(wc):
-    return TrainingJob("pretrain", int(wc.npre), source=wc.source)
-
-
-def finetune_job(wc):
-    return TrainingJob("finetune", int(wc.n), source=wc.source, npre=int(wc.npre), target=wc.target, seed=int(wc.seed))
-
-
-def direct_job(wc):
-    return TrainingJob("direct", int(wc.n), target=wc.target, seed=int(wc.seed))
-
-
-def eval_meta(job, testset):
-    return job.eval_meta(testset, PRETRAIN.get("seed", 42))
-
-
-def pack_group(job):
+def pack_group(stage):
     """The job group of a training job: its pack, when K > 1 jobs share a GPU (else none)."""
-    return PACK_OF.get(job.model)
-
-
-def bench_file():
-    """`compute.bench` as given, or (a relative path not found there) the copy in this repository."""
-    path = Path(config["compute"]["bench"])
-    return str(path if path.is_absolute() or path.exists() else Path(workflow.basedir) / path)
+    return lambda wildcards: PACK_OF.get(ModelId.from_wildcards(stage, wildcards).path)
 
 
 def pack_records(experiment):
@@ -243,70 +155,48 @@ def pack_records(experiment):
     return PACK_RECORDS.get(experiment, [])
 
 
+def bench_file():
+    """`compute.bench` as given, or (a relative path not found there) the copy in this repository."""
+    path = Path(config["compute"]["bench"])
+    return str(path if path.is_absolute() or path.exists() else Path(workflow.basedir) / path)
+
+
 # --- evaluation (evaluate.smk) --------------------------------------------------
 
 
 def test_file(testset):
     spec = TARGETS[testset]
-    return labelled_file(spec["dataset"], spec["labeller"], "test")
+    return L.labels(spec["dataset"], spec["labeller"], "test")
 
 
-# --- figures and tables (figures.smk) -------------------------------------------
+def eval_meta(stage, home=False):
+    """The identity of an evaluation: on the `testset` wildcard, or (`home`) on the target's own."""
+    return lambda wc: ModelId.from_wildcards(stage, wc).eval_meta(wc.target if home else wc.testset, PRETRAIN_SEED)
 
 
-def experiment_params(name):
-    spec = EXPERIMENTS.get(name, {})
-    return {
-        "target": spec.get("target"),
-        "npre": max(spec.get("pretrain_sizes", [0])),
-        "sources": spec.get("sources", []),
-        "displays": {source: display(source) for source in spec.get("sources", [])},
-    }
+def experiment_evals(name, pretrained=True):
+    return plan.experiment_evals(config, name, RESULTS, pretrained)
 
 
-# --- analysis and figures beyond Fig 3 (analysis.smk, figures.smk) ---------------------------
+def all_evals():
+    return sorted({f for name in EXPERIMENTS for f in experiment_evals(name)})
+
+
+# --- analyses and figures (analysis.smk, figures.smk) ---------------------------
 
 
 def md_structure_file():
-    spec = MD["structure"]
-    return f"{RESULTS}/data/{spec['dataset']}/{spec.get('split', 'test')}.extxyz"
+    spec = config["md"]["structure"]
+    return L.split(spec["dataset"], spec.get("split", "test"))
 
 
-def fig4_md_models():
-    """The two models whose MD stability Fig 4d compares: direct vs fine-tuned on the same data."""
-    spec, experiment = FIGURES["fig4"], EXPERIMENTS["fig4"]
-    n, seed = spec.get("md_n", max(experiment["sizes"])), spec.get("md_seed", experiment["seeds"][0])
-    source, npre = experiment["sources"][0], max(experiment["pretrain_sizes"])
-    return {
-        "direct": direct_dir(experiment["target"], n, seed).replace(f"{RESULTS}/models/", "", 1),
-        "finetune": finetune_dir(source, npre, experiment["target"], n, seed).replace(f"{RESULTS}/models/", "", 1),
-    }
-
-
-def md_files(kind):
-    return {name: f"{RESULTS}/md/{model}/stability.{kind}" for name, model in fig4_md_models().items()}
+def md_files(output):
+    return {name: model.md_file(RESULTS, output) for name, model in plan.md_models(config).items()}
 
 
 def umap_inputs(wildcards):
-    spec = FIGURES[wildcards.figure]["umap"]
-    split = spec.get("split", "train")
+    spec = config["figures"][wildcards.figure]["umap"]
     return {
-        "reference": [f"{RESULTS}/data/{d}/{split}.extxyz" for d in spec["reference"]],
-        "projected": [f"{RESULTS}/data/{d}/{split}.extxyz" for d in spec["projected"]],
+        "reference": [L.split(d, spec["split"]) for d in spec["reference"]],
+        "projected": [L.split(d, spec["split"]) for d in spec["projected"]],
     }
-
-
-def figure_enabled(name):
-    """A figure is built when its experiment is configured (and, for Figs 4-5, its settings)."""
-    return name in EXPERIMENTS and (name in ("fig2", "fig3") or name in FIGURES)
-
-
-REPORTED = [f"{RESULTS}/{name}.pdf" for name in ("fig2", "fig3", "fig4", "fig5") if figure_enabled(name)]
-if "fig3" in EXPERIMENTS:
-    REPORTED += [f"{RESULTS}/tables/table1.csv"]
-# the ledger is written after every other output of `all`, so that it sees every job's benchmark
-LEDGER_AFTER = REPORTED + [f"{RESULTS}/tables/learning_curves.csv"] + [f"{RESULTS}/packs/{p}.json" for p in PACKS]
-REPORTED += [f"{RESULTS}/tables/compute.csv", f"{RESULTS}/tables/compute_forecast.csv"]
-FINAL_TARGETS = REPORTED + LEDGER_AFTER + [f"{RESULTS}/report.html"]
-if "fig3" in EXPERIMENTS:
-    FINAL_TARGETS += [f"{RESULTS}/tables/table1.{ext}" for ext in ("md", "tex")]

@@ -5,10 +5,10 @@ rule compute_ledger:
     """Job-, CPU- and GPU-hours, kWh and kg CO2 of this run, per stage and per figure, from the
     `benchmarks/` files of its jobs (written after everything else of `all`)."""
     input:
-        after=LEDGER_AFTER,
-        trainings=[f"{job.model_dir(RESULTS)}/training.json" for job in planned_jobs(config)],
+        after=plan.ledger_after(config, L),
+        trainings=[job.summary(RESULTS) for job in plan.planned_jobs(config)],
     output:
-        report(f"{RESULTS}/tables/compute.csv", caption="../report/compute.rst", category="Tables"),
+        report(L.table("compute"), caption="../report/compute.rst", category="Tables"),
     params:
         benchmarks="benchmarks",
         config=config,  # a changed config (watts, packing, experiments) rewrites the ledger
@@ -25,7 +25,7 @@ rule compute_forecast:
     input:
         bench=bench_file(),
     output:
-        report(f"{RESULTS}/tables/compute_forecast.csv", caption="../report/compute_forecast.rst", category="Tables"),
+        report(L.table("compute_forecast"), caption="../report/compute_forecast.rst", category="Tables"),
     params:
         config=config,  # the forecast is of this config: another one rewrites it
     log:

@@ -5,7 +5,7 @@
 rule generate_trajectory:
     """One C-SYNTH-style melt-quench-anneal trajectory (LAMMPS), one frame per ps."""
     output:
-        f"{RESULTS}/data/{{dataset}}/trajectories/density-{{density}}-T-{{temperature}}.extxyz",
+        L.trajectory("{dataset}", "{density}", "{temperature}"),
     params:
         spec=lambda wc: DATASETS[wc.dataset],
     log:
@@ -22,7 +22,7 @@ rule generate_trajectory:
 rule acquire_dataset:
     """A published raw file: copied from the user's `path`, or downloaded from `url`; SHA-256 checked."""
     output:
-        f"{DOWNLOADS}/{{dataset}}/{{filename}}",
+        L.raw("{dataset}", "{filename}"),
     params:
         spec=lambda wc: DATASETS[wc.dataset],
         what=lambda wc: f"datasets.{wc.dataset}",
@@ -37,14 +37,14 @@ rule acquire_dataset:
 
 
 rule assemble_dataset:
-    """Parse, filter and split a dataset (PROTOCOL.md): train/val/test extxyz + split.json."""
+    """Parse, filter and split a dataset (docs/protocol.md): train/val/test extxyz + split.json."""
     input:
         unpack(assemble_inputs),
     output:
-        train=f"{RESULTS}/data/{{dataset}}/train.extxyz",
-        val=f"{RESULTS}/data/{{dataset}}/val.extxyz",
-        test=f"{RESULTS}/data/{{dataset}}/test.extxyz",
-        summary=f"{RESULTS}/data/{{dataset}}/split.json",
+        train=L.split("{dataset}", "train"),
+        val=L.split("{dataset}", "val"),
+        test=L.split("{dataset}", "test"),
+        summary=L.split_summary("{dataset}"),
     params:
         spec=lambda wc: DATASETS[wc.dataset],
     log:

@@ -11,18 +11,18 @@ ruleorder: direct > evaluate_direct
 
 rule evaluate_direct:
     input:
-        package=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
-        summary=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/training.json",
+        package=DIRECT.package(RESULTS),
+        summary=DIRECT.summary(RESULTS),
         test=lambda wc: test_file(wc.testset),
     output:
-        f"{RESULTS}/eval/direct/{{target}}/n{{n}}/seed{{seed}}/{{testset}}.json",
+        DIRECT.eval_file(RESULTS, "{testset}"),
     params:
-        meta=lambda wc: eval_meta(direct_job(wc), wc.testset),
+        meta=eval_meta("direct"),
     log:
-        "logs/eval/direct/{target}/n{n}/seed{seed}/{testset}.log",
+        DIRECT.eval_log("{testset}"),
     benchmark:
-        "benchmarks/eval/direct/{target}/n{n}/seed{seed}/{testset}.tsv"
-    threads: config.get("threads_per_job", 1)
+        DIRECT.eval_benchmark("{testset}")
+    threads: THREADS
     conda:
         "../../envs/nequip.yaml"
     script:
@@ -31,32 +31,32 @@ rule evaluate_direct:
 
 use rule evaluate_direct as evaluate_finetune with:
     input:
-        package=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
-        summary=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/training.json",
+        package=FINETUNED.package(RESULTS),
+        summary=FINETUNED.summary(RESULTS),
         test=lambda wc: test_file(wc.testset),
     output:
-        f"{RESULTS}/eval/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/{{testset}}.json",
+        FINETUNED.eval_file(RESULTS, "{testset}"),
     params:
-        meta=lambda wc: eval_meta(finetune_job(wc), wc.testset),
+        meta=eval_meta("finetune"),
     log:
-        "logs/eval/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}/{testset}.log",
+        FINETUNED.eval_log("{testset}"),
     benchmark:
-        "benchmarks/eval/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}/{testset}.tsv"
+        FINETUNED.eval_benchmark("{testset}")
 
 
 use rule evaluate_direct as evaluate_pretrain with:
     input:
-        package=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
-        summary=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/training.json",
+        package=PRETRAINED.package(RESULTS),
+        summary=PRETRAINED.summary(RESULTS),
         test=lambda wc: test_file(wc.testset),
     output:
-        f"{RESULTS}/eval/pretrain/{{source}}/n{{npre}}/{{testset}}.json",
+        PRETRAINED.eval_file(RESULTS, "{testset}"),
     params:
-        meta=lambda wc: eval_meta(pretrain_job(wc), wc.testset),
+        meta=eval_meta("pretrain"),
     log:
-        "logs/eval/pretrain/{source}/n{npre}/{testset}.log",
+        PRETRAINED.eval_log("{testset}"),
     benchmark:
-        "benchmarks/eval/pretrain/{source}/n{npre}/{testset}.tsv"
+        PRETRAINED.eval_benchmark("{testset}")
 
 
 rule learning_curves:
@@ -64,8 +64,8 @@ rule learning_curves:
     input:
         all_evals(),
     output:
-        runs=f"{RESULTS}/tables/learning_curve_runs.csv",
-        curves=f"{RESULTS}/tables/learning_curves.csv",
+        runs=L.table("learning_curve_runs"),
+        curves=L.table("learning_curves"),
     log:
         "logs/tables/learning_curves.log",
     conda:

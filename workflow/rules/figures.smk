@@ -7,11 +7,11 @@ rule table1:
         evals=lambda wc: experiment_evals("fig3", pretrained=False),
         packs=lambda wc: pack_records("fig3"),
     output:
-        csv=report(f"{RESULTS}/tables/table1.csv", caption="../report/table1.rst", category="Tables"),
-        md=f"{RESULTS}/tables/table1.md",
-        tex=f"{RESULTS}/tables/table1.tex",
+        csv=report(L.table("table1"), caption="../report/table1.rst", category="Tables"),
+        md=L.table("table1", "md"),
+        tex=L.table("table1", "tex"),
     params:
-        **experiment_params("fig3"),
+        **plan.experiment_params(config, "fig3"),
     log:
         "logs/tables/table1.log",
     conda:
@@ -26,10 +26,10 @@ rule fig3:
         evals=lambda wc: experiment_evals("fig3", pretrained=False),
         packs=lambda wc: pack_records("fig3"),
     output:
-        report(f"{RESULTS}/fig3.pdf", caption="../report/fig3.rst", category="Figures"),
+        report(L.figure("fig3"), caption="../report/fig3.rst", category="Figures"),
     params:
-        **experiment_params("fig3"),
-        note=config.get("figure_note", ""),
+        **plan.experiment_params(config, "fig3"),
+        note=config["figure_note"],
     log:
         "logs/figures/fig3.log",
     conda:
@@ -44,11 +44,11 @@ rule fig2:
         evals=lambda wc: experiment_evals("fig2", pretrained=False),
         packs=lambda wc: pack_records("fig2"),
     output:
-        report(f"{RESULTS}/fig2.pdf", caption="../report/fig2.rst", category="Figures"),
+        report(L.figure("fig2"), caption="../report/fig2.rst", category="Figures"),
     params:
-        **experiment_params("fig2"),
-        pretrain_sizes=EXPERIMENTS.get("fig2", {}).get("pretrain_sizes", []),
-        note=config.get("figure_note", ""),
+        **plan.experiment_params(config, "fig2"),
+        pretrain_sizes=lambda wc: EXPERIMENTS["fig2"]["pretrain_sizes"],
+        note=config["figure_note"],
     log:
         "logs/figures/fig2.log",
     conda:
@@ -62,16 +62,16 @@ rule fig4:
     input:
         evals=lambda wc: experiment_evals("fig4"),
         packs=lambda wc: pack_records("fig4"),
-        umap=f"{RESULTS}/analysis/umap/fig4.csv",
-        md_frames=lambda wc: list(md_files("csv").values()),
-        md_summaries=lambda wc: list(md_files("json").values()),
+        umap=L.umap("fig4"),
+        md_frames=lambda wc: list(md_files("frames").values()),
+        md_summaries=lambda wc: list(md_files("summary").values()),
     output:
-        report(f"{RESULTS}/fig4.pdf", caption="../report/fig4.rst", category="Figures"),
+        report(L.figure("fig4"), caption="../report/fig4.rst", category="Figures"),
     params:
-        **experiment_params("fig4"),
-        general=FIGURES.get("fig4", {}).get("general_testset"),
-        md_names=lambda wc: list(md_files("csv")),
-        note=config.get("figure_note", ""),
+        **plan.experiment_params(config, "fig4"),
+        general=lambda wc: config["figures"]["fig4"]["general_testset"],
+        md_names=lambda wc: list(md_files("frames")),
+        note=config["figure_note"],
     log:
         "logs/figures/fig4.log",
     conda:
@@ -85,15 +85,15 @@ rule fig5:
     input:
         evals=lambda wc: experiment_evals("fig5", pretrained=False),
         packs=lambda wc: pack_records("fig5"),
-        umap=f"{RESULTS}/analysis/umap/fig5.csv",
+        umap=L.umap("fig5"),
     output:
-        report(f"{RESULTS}/fig5.pdf", caption="../report/fig5.rst", category="Figures"),
+        report(L.figure("fig5"), caption="../report/fig5.rst", category="Figures"),
     params:
-        **experiment_params("fig5"),
-        pretrain_sizes=EXPERIMENTS.get("fig5", {}).get("pretrain_sizes", []),
-        bars_n=FIGURES.get("fig5", {}).get("bars_n") or max(EXPERIMENTS.get("fig5", {}).get("sizes", [0])),
-        umap_sets=FIGURES.get("fig5", {}).get("umap", {}),
-        note=config.get("figure_note", ""),
+        **plan.experiment_params(config, "fig5"),
+        pretrain_sizes=lambda wc: EXPERIMENTS["fig5"]["pretrain_sizes"],
+        bars_n=lambda wc: plan.bars_n(config),
+        umap_sets=lambda wc: config["figures"]["fig5"]["umap"],
+        note=config["figure_note"],
     log:
         "logs/figures/fig5.log",
     conda:

@@ -4,7 +4,7 @@
 rule acquire_potential:
     """A labeller's parameter file (GAP XML, ACE YAML), downloaded or copied, SHA-256 checked."""
     output:
-        f"{DOWNLOADS}/potentials/{{labeller}}/{{filename}}",
+        L.potential("{labeller}", "{filename}"),
     params:
         spec=lambda wc: LABELLERS[wc.labeller],
         what=lambda wc: f"labellers.{wc.labeller}",
@@ -23,8 +23,8 @@ rule label_chunk:
     input:
         unpack(label_inputs),
     output:
-        frames=temp(f"{RESULTS}/labels/{{dataset}}/{{labeller}}/chunks/{{split}}.{{chunk}}.extxyz"),
-        summary=temp(f"{RESULTS}/labels/{{dataset}}/{{labeller}}/chunks/{{split}}.{{chunk}}.json"),
+        frames=temp(L.label_chunk("{dataset}", "{labeller}", "{split}", "{chunk}", "extxyz")),
+        summary=temp(L.label_chunk("{dataset}", "{labeller}", "{split}", "{chunk}", "json")),
     params:
         options=lambda wc: LABELLERS[wc.labeller],
         n_chunks=lambda wc: n_chunks(wc.labeller, wc.split),
@@ -42,17 +42,11 @@ rule label_chunk:
 rule merge_labels:
     """Concatenate the chunks in order (as text: no re-parsing); report dropped structures."""
     input:
-        frames=lambda wc: expand(
-            f"{RESULTS}/labels/{wc.dataset}/{wc.labeller}/chunks/{wc.split}.{{chunk}}.extxyz",
-            chunk=range(n_chunks(wc.labeller, wc.split)),
-        ),
-        summaries=lambda wc: expand(
-            f"{RESULTS}/labels/{wc.dataset}/{wc.labeller}/chunks/{wc.split}.{{chunk}}.json",
-            chunk=range(n_chunks(wc.labeller, wc.split)),
-        ),
+        frames=label_chunks("extxyz"),
+        summaries=label_chunks("json"),
     output:
-        frames=f"{RESULTS}/labels/{{dataset}}/{{labeller}}/{{split}}.extxyz",
-        summary=f"{RESULTS}/labels/{{dataset}}/{{labeller}}/{{split}}.json",
+        frames=L.labels("{dataset}", "{labeller}", "{split}"),
+        summary=L.labels_summary("{dataset}", "{labeller}", "{split}"),
     log:
         "logs/label/{dataset}/{labeller}/{split}.merge.log",
     conda:
@@ -64,10 +58,10 @@ rule merge_labels:
 rule train_subset:
     """The first n labelled training structures (nested subsets, identical for every seed)."""
     input:
-        frames=lambda wc: labelled_file(wc.dataset, wc.labeller, "train"),
-        summary=lambda wc: labels_summary(wc.dataset, wc.labeller, "train"),
+        frames=lambda wc: L.labels(wc.dataset, wc.labeller, "train"),
+        summary=lambda wc: L.labels_summary(wc.dataset, wc.labeller, "train"),
     output:
-        f"{RESULTS}/labels/{{dataset}}/{{labeller}}/train_n{{n}}.extxyz",
+        L.train_subset("{dataset}", "{labeller}", "{n}"),
     log:
         "logs/subset/{dataset}/{labeller}/train_n{n}.log",
     conda:

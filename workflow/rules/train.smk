@@ -3,6 +3,9 @@
 # model.nequip.zip (self-contained) and training.json (summary + provenance + speed).  Fine-tuned
 # and direct models are evaluated on their target's test set by their training job (one process:
 # no second start-up, and on the training's GPU); evaluate.smk covers the other evaluations.
+PRETRAINED = ModelId.pattern("pretrain")
+FINETUNED = ModelId.pattern("finetune")
+DIRECT = ModelId.pattern("direct")
 
 
 rule prepare_data:
@@ -10,7 +13,7 @@ rule prepare_data:
     input:
         f"{RESULTS}/{{stem}}.extxyz",
     output:
-        f"{RESULTS}/{{stem}}.r{{rmax}}.lmdb",
+        prepared_file(f"{RESULTS}/{{stem}}.extxyz", "{rmax}"),
     params:
         symbols=lambda wc: prepared_types(wc.stem),
     log:
@@ -28,22 +31,22 @@ rule pretrain:
     input:
         unpack(lambda wc: source_files(wc.source, wc.npre)),
     output:
-        package=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
-        summary=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/training.json",
+        package=PRETRAINED.package(RESULTS),
+        summary=PRETRAINED.summary(RESULTS),
     group:
-        lambda wc: pack_group(pretrain_job(wc))
+        pack_group("pretrain")
     params:
         stage="pretrain",
-        seed=PRETRAIN.get("seed", 42),
+        seed=PRETRAIN_SEED,
         symbols=lambda wc: [element_of(source_dataset(wc.source))],
         model=lambda wc: source_model(config, wc.source),
         training=stage_training(config, "pretrain"),
-        jobs_per_gpu=jobs_per_gpu(config),
+        jobs_per_gpu=plan.jobs_per_gpu(config),
     log:
-        "logs/train/pretrain/{source}/n{npre}.log",
+        PRETRAINED.log(),
     benchmark:
-        "benchmarks/train/pretrain/{source}/n{npre}.tsv"
-    threads: config.get("threads_per_job", 1)
+        PRETRAINED.benchmark()
+    threads: THREADS
     resources:
         **gpu_resources("pretrain"),
     conda:
@@ -56,14 +59,14 @@ rule finetune:
     """Fine-tune all weights of a pre-trained model on n real structures."""
     input:
         unpack(lambda wc: target_files(wc.target, wc.n, finetune_model(config, wc.source)["r_max"])),
-        parent=f"{RESULTS}/models/pretrain/{{source}}/n{{npre}}/model.nequip.zip",
+        parent=PRETRAINED.package(RESULTS),
         test=lambda wc: test_file(wc.target),
     output:
-        package=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
-        summary=f"{RESULTS}/models/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/training.json",
-        evaluation=f"{RESULTS}/eval/finetune/{{source}}/n{{npre}}/{{target}}/n{{n}}/seed{{seed}}/{{target}}.json",
+        package=FINETUNED.package(RESULTS),
+        summary=FINETUNED.summary(RESULTS),
+        evaluation=FINETUNED.eval_file(RESULTS, "{target}"),
     group:
-        lambda wc: pack_group(finetune_job(wc))
+        pack_group("finetune")
     params:
         stage="finetune",
         seed=lambda wc: int(wc.seed),
@@ -71,13 +74,13 @@ rule finetune:
         model=lambda wc: finetune_model(config, wc.source),  # the parent's architecture
         parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
-        jobs_per_gpu=jobs_per_gpu(config),
-        eval_meta=lambda wc: eval_meta(finetune_job(wc), wc.target),
+        jobs_per_gpu=plan.jobs_per_gpu(config),
+        eval_meta=eval_meta("finetune", home=True),
     log:
-        "logs/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.log",
+        FINETUNED.log(),
     benchmark:
-        "benchmarks/train/finetune/{source}/n{npre}/{target}/n{n}/seed{seed}.tsv"
-    threads: config.get("threads_per_job", 1)
+        FINETUNED.benchmark()
+    threads: THREADS
     resources:
         **gpu_resources("finetune"),
     conda:
@@ -92,24 +95,24 @@ rule direct:
         unpack(lambda wc: target_files(wc.target, wc.n, config["model"]["r_max"])),
         test=lambda wc: test_file(wc.target),
     output:
-        package=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/model.nequip.zip",
-        summary=f"{RESULTS}/models/direct/{{target}}/n{{n}}/seed{{seed}}/training.json",
-        evaluation=f"{RESULTS}/eval/direct/{{target}}/n{{n}}/seed{{seed}}/{{target}}.json",
+        package=DIRECT.package(RESULTS),
+        summary=DIRECT.summary(RESULTS),
+        evaluation=DIRECT.eval_file(RESULTS, "{target}"),
     group:
-        lambda wc: pack_group(direct_job(wc))
+        pack_group("direct")
     params:
         stage="direct",
         seed=lambda wc: int(wc.seed),
         symbols=lambda wc: [element_of(TARGETS[wc.target]["dataset"])],
         model=config["model"],
         training=stage_training(config, "direct"),
-        jobs_per_gpu=jobs_per_gpu(config),
-        eval_meta=lambda wc: eval_meta(direct_job(wc), wc.target),
+        jobs_per_gpu=plan.jobs_per_gpu(config),
+        eval_meta=eval_meta("direct", home=True),
     log:
-        "logs/train/direct/{target}/n{n}/seed{seed}.log",
+        DIRECT.log(),
     benchmark:
-        "benchmarks/train/direct/{target}/n{n}/seed{seed}.tsv"
-    threads: config.get("threads_per_job", 1)
+        DIRECT.benchmark()
+    threads: THREADS
     resources:
         **gpu_resources("direct"),
     conda:
@@ -122,9 +125,9 @@ rule gpu_pack:
     """K training jobs that shared one GPU allocation (`resources.jobs_per_gpu`): one SLURM job
     runs them side by side; this record lists them with their times and allocations."""
     input:
-        lambda wc: [f"{job.model_dir(RESULTS)}/training.json" for job in PACKS[wc.pack]],
+        lambda wc: [job.summary(RESULTS) for job in PACKS[wc.pack]],
     output:
-        f"{RESULTS}/packs/{{pack}}.json",
+        L.pack("{pack}"),
     group:
         lambda wc: wc.pack
     log:

@@ -1,7 +1,9 @@
 """Cross-checks of the workflow config that a JSON schema cannot express.
 
-The schema (config/schema.yaml) checks types, ranges and unknown keys; this module checks that
-names refer to each other correctly, and fails with a message that names the offending key.
+The schema (config/schema.yaml) checks types, ranges and unknown keys (each labeller type's options
+among them); this module checks that names refer to each other correctly (`figures` and `md` too: an
+error there must show at start, not in a figure job after the training), and fails with a message
+that names the offending key.
 It never touches the file system: planning a paper-scale DAG must not need its data.
 """
 from __future__ import annotations
@@ -11,6 +13,10 @@ from . import labellers as registry
 STAGES = ("pretrain", "finetune", "direct")
 REFERENCE = "reference"  # labeller name meaning "the dataset's own labels"
 LABELLED_FORMATS = {"c-gap-17", "c-gap-20u", "si-gap-18"}
+# The experiments a figure draws (workflow/rules/figures.smk); Figs 4 and 5 also need `figures.<name>`.
+FIGURES = ("fig2", "fig3", "fig4", "fig5")
+FIGURE_SETTINGS = ("fig4", "fig5")
+SPLITS = ("train", "val", "test")
 
 
 class ConfigError(ValueError):
@@ -20,6 +26,10 @@ class ConfigError(ValueError):
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def _known(names) -> str:
+    return ", ".join(str(name) for name in sorted(names)) or "none"
 
 
 def has_own_labels(datasets: dict, name: str) -> bool:
@@ -79,6 +89,69 @@ def check_config(config: dict) -> None:
             element = datasets[config["targets"][testset]["dataset"]]["element"]
             _require(element == target_element, f"{key}.testsets: {testset!r} is {element}, but the models of "
                      f"{name} are trained on {target_element}")
+
+    _check_figures(config)
+
+
+def _check_figures(config: dict) -> None:
+    """Every experiment is drawn by a figure, and what `figures` and `md` name exists: a wrong name
+    fails here, at start, not in the figure job after the training."""
+    datasets, targets, experiments = config["datasets"], config["targets"], config["experiments"]
+    figures = config.get("figures") or {}
+    for name in experiments:
+        _require(name in FIGURES, f"experiments.{name}: no figure draws an experiment of that name, so its models "
+                 f"would be trained and never shown (known: {', '.join(FIGURES)})")
+        if name in FIGURE_SETTINGS:
+            _require(name in figures, f"experiments.{name}: drawing it needs a `figures.{name}` block "
+                     f"(see config/README.md); add one or remove the experiment")
+    for name in figures:
+        _require(name in experiments, f"figures.{name}: there is no `experiments.{name}` to draw "
+                 f"(configured: {_known(experiments)})")
+
+    if "fig4" in figures:
+        spec, experiment = figures["fig4"], experiments["fig4"]
+        general = spec["general_testset"]
+        _require(general in targets, f"figures.fig4.general_testset: {general!r} is not a target (known: {_known(targets)})")
+        testsets = experiment.get("testsets", [experiment["target"]])
+        _require(general in testsets, f"figures.fig4.general_testset: {general!r} is not among experiments.fig4.testsets "
+                 f"({_known(testsets)}), so no model of Fig 4 is evaluated on it")
+        if spec.get("md_n") is not None:
+            _require(spec["md_n"] in experiment["sizes"], f"figures.fig4.md_n: {spec['md_n']} is not among "
+                     f"experiments.fig4.sizes ({_known(experiment['sizes'])})")
+        seed = spec.get("md_seed", 1)  # the schema's default
+        _require(seed in experiment["seeds"], f"figures.fig4.md_seed: {seed} is not among experiments.fig4.seeds "
+                 f"({_known(experiment['seeds'])})" + ("" if "md_seed" in spec else "; 1 is its default: set it"))
+        finetune_seeds = experiment.get("finetune_seeds", experiment["seeds"])
+        _require(seed in finetune_seeds, f"figures.fig4.md_seed: {seed} is not among experiments.fig4.finetune_seeds "
+                 f"({_known(finetune_seeds)})")
+        _require(bool((config.get("md") or {}).get("structure")),
+                 "figures.fig4: Fig 4d's MD runs need an `md` block with `md.structure`")
+    if "fig5" in figures and figures["fig5"].get("bars_n") is not None:
+        bars_n, sizes = figures["fig5"]["bars_n"], experiments["fig5"]["sizes"]
+        _require(bars_n in sizes, f"figures.fig5.bars_n: {bars_n} is not among experiments.fig5.sizes ({_known(sizes)})")
+    for name, spec in figures.items():
+        umap = spec.get("umap")
+        if not umap:
+            continue
+        for role in ("reference", "projected"):
+            for dataset in umap[role]:
+                _require(dataset in datasets, f"figures.{name}.umap.{role}: {dataset!r} is not a key of `datasets` "
+                         f"(known: {_known(datasets)})")
+        mapped = set(umap["reference"]) | set(umap["projected"])
+        for dataset in umap.get("colors") or {}:
+            _require(dataset in mapped, f"figures.{name}.umap.colors: {dataset!r} is neither a reference nor a "
+                     f"projected dataset of this map ({_known(mapped)})")
+
+    structure = (config.get("md") or {}).get("structure")
+    if structure:
+        dataset, split = structure["dataset"], structure.get("split", "test")
+        _require(dataset in datasets, f"md.structure.dataset: {dataset!r} is not a key of `datasets` (known: {_known(datasets)})")
+        _require(split in SPLITS, f"md.structure.split: {split!r} is not one of {', '.join(SPLITS)}")
+        if "fig4" in experiments:
+            element = datasets[dataset]["element"]
+            trained = datasets[targets[experiments["fig4"]["target"]]["dataset"]]["element"]
+            _require(element == trained, f"md.structure.dataset: {dataset!r} is {element}, but the MD models of fig4 "
+                     f"are trained on {trained}")
 
 
 def stage_training(config: dict, stage: str) -> dict:

@@ -1,4 +1,4 @@
-"""Datasets: acquire -> parse -> filter -> split -> transform -> write (PROTOCOL.md).
+"""Datasets: acquire -> parse -> filter -> split -> transform -> write (docs/protocol.md).
 
 Two kinds of pools:
 
@@ -9,7 +9,8 @@ Two kinds of pools:
 - **labelled sets** (C-GAP-17, the C-GAP-20U nanotubes, Si-GAP-18): a few thousand structures read
   with ASE, filtered, energies referenced (E - sum_i E0(Z_i)) and split.
 
-`alchemical` transforms labelled frames (C -> Si, cell and positions x 1.5, labels unchanged).
+`alchemical` transforms labelled frames (C -> Si, cell and positions x 1.5, labels unchanged,
+`density` recomputed for the new cell).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import ase.io
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
+from ase.units import _amu
 
 from .extxyz_stream import Pool, blocks
 from .io import atomic_path, read_extxyz, with_labels, write_extxyz
@@ -32,6 +34,7 @@ from .labelling import reference_energy
 from .splits import Split, flagged_split, random_split
 
 C_SYNTH_MEMBER = re.compile(r"(^|/)density-([0-9.]+)-T-([0-9.]+)\.extxyz$")
+AMU_PER_A3_IN_G_CM3 = _amu * 1e3 / 1e-24  # 1 u/A^3 in g/cm^3
 
 
 # --- filters ------------------------------------------------------------------------------------
@@ -168,18 +171,32 @@ def isolated(atoms: Atoms, cutoff: float) -> bool:
     return len(np.unique(first)) < len(atoms)
 
 
+def is_dimer(atoms: Atoms) -> bool:
+    """A C-GAP-17 dimer: `config_type=dimer`, or `config_type=cluster detailed_ct=dimer` (the
+    original published files)."""
+    return atoms.info.get("config_type") == "dimer" or atoms.info.get("detailed_ct") == "dimer"
+
+
 def read_c_gap_17(path: str | os.PathLike, e0: dict[str, float], val_size: int = 100,
                   seed: int = 42) -> tuple[list[Atoms], Split]:
-    """C-GAP-17: drop the dimers; keep the published test split; validation from the train part."""
+    """C-GAP-17: drop the dimers; keep the published test split; validation from the train part.
+
+    Needs one file whose structures carry `split=train|test` (the load-atoms copy,
+    C-GAP-17.extxyz); the original libAtoms release keeps train and test in separate files."""
     raw = ase.io.read(path, index=":", format="extxyz")
-    kept = [a for a in raw if a.info.get("config_type") != "dimer"]
-    frames = labelled(kept, ["energy"], ["forces", "force"], e0, name=str(path))
+    kept = [(i, a) for i, a in enumerate(raw) if not is_dimer(a)]
     flags = []
-    for i, atoms in enumerate(frames):
-        if atoms.info.get("split") not in ("train", "test"):
-            raise ValueError(f"{path}: structure {i} has split={atoms.info.get('split')!r}, "
+    for i, atoms in kept:
+        if "split" not in atoms.info:
+            raise ValueError(f"{path}: structure {i} has no `split` info key (train/test); C-GAP-17 must "
+                             "be the load-atoms copy (C-GAP-17.extxyz), which flags every structure "
+                             "split=train|test, not the original libAtoms release, whose train and test "
+                             "sets are separate files without the flag")
+        if atoms.info["split"] not in ("train", "test"):
+            raise ValueError(f"{path}: structure {i} has split={atoms.info['split']!r}, "
                              "expected 'train' or 'test'")
         flags.append(atoms.info["split"] == "test")
+    frames = labelled([a for _, a in kept], ["energy"], ["forces", "force"], e0, name=str(path))
     return frames, flagged_split(flags, seed=seed, val_size=val_size)
 
 
@@ -215,10 +232,23 @@ def read_si_gap_18(path: str | os.PathLike, member_suffix: str, e0: dict[str, fl
 
 # --- transforms ---------------------------------------------------------------------------------
 
+def mass_density(atoms: Atoms) -> float:
+    """Mass density (g/cm3) of a periodic cell."""
+    return float(atoms.get_masses().sum() / atoms.get_volume() * AMU_PER_A3_IN_G_CM3)
+
+
 def alchemical(atoms: Atoms, element: str, scale: float) -> Atoms:
-    """Every atom becomes `element`; cell and positions are scaled; energy and forces unchanged."""
+    """Every atom becomes `element`; cell and positions are scaled; energy and forces unchanged.
+
+    `density` is the new cell's (new masses, scaled volume; periodic frames only); the parent's
+    value is kept as `source_density`."""
+    info = dict(atoms.info)
+    if "density" in info:
+        info["source_density"] = info.pop("density")
     out = Atoms(element * len(atoms), positions=atoms.positions * scale, cell=atoms.cell[:] * scale,
-                pbc=atoms.pbc, info=dict(atoms.info))
+                pbc=atoms.pbc, info=info)
+    if out.pbc.all():
+        out.info["density"] = mass_density(out)
     return with_labels(out, atoms.get_potential_energy(), atoms.get_forces())
 
 
@@ -233,7 +263,7 @@ SPLITS = ("train", "val", "test")
 
 
 def read_labelled_set(spec: dict, path: str | os.PathLike) -> tuple[list[Atoms], Split]:
-    """A published DFT set, parsed, filtered and split as PROTOCOL.md says for its format."""
+    """A published DFT set, parsed, filtered and split as docs/protocol.md says for its format."""
     fmt, e0, split = spec["format"], spec.get("energy_reference") or {}, spec.get("split") or {}
     seed = split.get("seed", 42)
     if fmt == "c-gap-17":

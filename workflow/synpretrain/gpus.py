@@ -70,3 +70,19 @@ def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[s
             raise TimeoutError(f"no free GPU among {gpus} after {timeout_s:.0f} s (locks in {lock_dir}); "
                                "run with --resources gpu=S where S is the number of GPUs x jobs_per_gpu")
         time.sleep(poll_s)
+
+
+def job_resources(config: dict, stage: str, is_cluster, **override) -> dict:
+    """Snakemake `resources:` of a training or MD job: runtime, mem_mb and its GPU, from the
+    config's `resources.<stage>` (the one place they are set; a profile sets only the partition).
+
+    On one machine the GPU is a count (`gpu: 1`) that `--resources gpu=S` limits.  Under a cluster
+    executor it is the GRES string `gpu:1`: Snakemake adds up numeric resources over the jobs of a
+    group, but keeps one value of a string, so a pack of K jobs (`resources.jobs_per_gpu`) still
+    asks SLURM for one GPU.  Which executor runs the jobs is known when the DAG is built, not when
+    the rules are read: `is_cluster()` is asked then (callable resources)."""
+    spec = {"runtime": 60, "mem_mb": 4000, "gpu": 1, **config["resources"].get(stage, {}), **override}
+    gpus = spec["gpu"]
+    return {"runtime": spec["runtime"], "mem_mb": spec["mem_mb"],
+            "gpu": lambda wildcards: 0 if is_cluster() else gpus,
+            "gres": lambda wildcards: f"gpu:{gpus}" if gpus and is_cluster() else ""}

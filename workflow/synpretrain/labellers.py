@@ -95,7 +95,7 @@ def make_calculator(name: str, options: dict | None = None) -> Calculator:
 
 
 def isolated_atom(symbol: str, vacuum: float = 20.0) -> Atoms:
-    """One atom in a periodic cubic box with `vacuum` Angstrom on every side (PROTOCOL.md)."""
+    """One atom in a periodic cubic box with `vacuum` Angstrom on every side (docs/protocol.md)."""
     return Atoms(symbol, positions=[[vacuum / 2] * 3], cell=[vacuum] * 3, pbc=True)
 
 

@@ -1,7 +1,7 @@
 """Label structures with one labeller: energies referenced to its isolated atoms, forces as is.
 
 Synthetic energies become E - sum_i E_iso(Z_i), where E_iso is the same labeller's energy of one
-isolated atom in a box with 20 Angstrom of vacuum (PROTOCOL.md).  A structure on which the labeller
+isolated atom in a box with 20 Angstrom of vacuum (docs/protocol.md).  A structure on which the labeller
 fails (an exception, e.g. SCC not converged, or a non-finite result) is dropped and recorded with
 its index and the reason; zeros are never written in its place.
 """

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .plan import TrainingJob, experiments_of, jobs_per_gpu, planned_jobs, training_settings
+from .layout import ModelId, benchmark_model
+from .plan import experiments_of, jobs_per_gpu, planned_jobs, training_settings
 
 GPU_STAGES = {"train/pretrain": "pre-training", "train/finetune": "fine-tuning", "train/direct": "direct training",
               "md": "MD stability"}
@@ -36,18 +37,6 @@ def stage_of(relative: Path) -> str:
     return parts[0]
 
 
-def model_of(relative: Path) -> str | None:
-    """`train/finetune/a/n8/t/n4/seed1.tsv` -> `finetune/a/n8/t/n4/seed1` (the model a job is about)."""
-    parts = relative.with_suffix("").parts
-    if parts[0] == "train":
-        return "/".join(parts[1:])
-    if parts[0] == "eval":
-        return "/".join(parts[1:-1])
-    if parts[0] == "md":
-        return "/".join(parts[1:])
-    return None
-
-
 def energy(gpu_hours: float, cpu_core_hours: float, compute: dict) -> tuple[float, float]:
     """(kWh, kg CO2) of GPU and CPU core hours at the config's power and grid intensity."""
     kwh = (gpu_hours * compute["gpu_watts"] + cpu_core_hours * compute["cpu_watts_per_core"]) / 1000
@@ -57,7 +46,7 @@ def energy(gpu_hours: float, cpu_core_hours: float, compute: dict) -> tuple[floa
 def job_rows(benchmarks: Path, config: dict, on_gpu: dict[str, bool]) -> pd.DataFrame:
     """One row per benchmark file: stage, model, hours, and the share of a GPU it held."""
     k = jobs_per_gpu(config)
-    threads = int(config.get("threads_per_job", 1))
+    threads = int(config["threads_per_job"])
     rows = []
     for path in sorted(benchmarks.rglob("*.tsv")):
         relative = path.relative_to(benchmarks)
@@ -65,7 +54,7 @@ def job_rows(benchmarks: Path, config: dict, on_gpu: dict[str, bool]) -> pd.Data
         if table.empty:
             continue
         hours = float(table["s"].iloc[-1]) / 3600
-        stage, model = stage_of(relative), model_of(relative)
+        stage, model = stage_of(relative), benchmark_model(relative)
         gpu_share = 1.0 / k if stage in GPU_STAGES.values() and on_gpu.get(model, False) else 0.0
         cores = threads if stage in GPU_STAGES.values() or stage == "evaluation" else 1
         rows.append({"stage": stage, "model": model, "job_hours": hours, "gpu_hours": hours * gpu_share,
@@ -101,7 +90,7 @@ def ledger(jobs: pd.DataFrame, config: dict) -> pd.DataFrame:
 # --- forecast -----------------------------------------------------------------------------------
 
 
-def _dataset_of(config: dict, job: TrainingJob) -> str:
+def _dataset_of(config: dict, job: ModelId) -> str:
     if job.stage == "pretrain":
         source = config["pretrain"]["sources"][job.source]
         return source.get("dataset", config["pretrain"]["dataset"])

@@ -1,4 +1,4 @@
-"""Error metrics as the paper reports them (PROTOCOL.md, "Metrics").
+"""Error metrics as the paper reports them (docs/protocol.md, "Metrics").
 
 - energy RMSE: of (E_pred - E_true) / N per structure, in meV/atom, no offset removed;
 - force RMSE: over every Cartesian component of every atom, in eV/Angstrom.

@@ -5,7 +5,7 @@ training differ only in their data files and in where the model's weights come f
 `NequIPGNNModel` with `seed`, or the pre-trained parent's package).  The rendered YAML is written
 next to the model, so every model records exactly how it was made.
 
-Paper protocol (PROTOCOL.md): per-type energy shift fixed at 0 and scale at 1 (no trainable
+Paper protocol (docs/protocol.md): per-type energy shift fixed at 0 and scale at 1 (no trainable
 shift/scale), so pre-trained and fine-tuned models share one normalisation; loss = 4 x per-atom
 energy MSE + 1 x force MSE; Adam, no scheduler; EMA 0.99; early stopping on the validation
 force RMSE; the checkpoint with the lowest validation force RMSE is kept as `best.ckpt`.

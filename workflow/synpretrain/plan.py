@@ -1,55 +1,17 @@
-"""The training jobs a config plans, read from its `experiments` alone (no data, no Snakemake).
+"""What a config plans, read from its `experiments` and `figures` alone (no data, no Snakemake).
 
-One list serves three purposes: packing K training jobs onto one GPU (`packs`), the compute
-forecast (`synpretrain.ledger`), and the tests that count a config's jobs.  A job is named by its
-parameters, and `model_dir` is the one place that spells out where its model lives.
+The training jobs (`planned_jobs`, each a `layout.ModelId`) serve the rules, packing K training
+jobs onto one GPU (`packs`), the compute forecast (`synpretrain.ledger`) and the tests that count
+a config's jobs; the evaluations each experiment needs, the figures' parameters and the final
+targets of `all` are decided here too, so that the workflow's .smk files only ask.
 """
 from __future__ import annotations
 
-import dataclasses
-
-from .config import finetune_model, source_model, stage_training
-
-
-@dataclasses.dataclass(frozen=True, order=True)
-class TrainingJob:
-    stage: str                   # pretrain | finetune | direct
-    n: int                       # training structures (npre for pre-training)
-    source: str | None = None    # pre-training source (pretrain, finetune)
-    npre: int | None = None      # parent's pre-training size (finetune)
-    target: str | None = None    # real data set (finetune, direct)
-    seed: int | None = None      # fine-tuning / direct seed
-
-    @property
-    def model(self) -> str:
-        """The model's path below `results/models/` (and `results/eval/`, `results/md/`)."""
-        if self.stage == "pretrain":
-            return f"pretrain/{self.source}/n{self.n}"
-        if self.stage == "finetune":
-            return f"finetune/{self.source}/n{self.npre}/{self.target}/n{self.n}/seed{self.seed}"
-        return f"direct/{self.target}/n{self.n}/seed{self.seed}"
-
-    def model_dir(self, results: str) -> str:
-        return f"{results}/models/{self.model}"
-
-    @property
-    def home_testset(self) -> str | None:
-        """The test set of the real data it was trained on, evaluated by the training job itself
-        (the model is already in memory there); None for a pre-trained model."""
-        return None if self.stage == "pretrain" else self.target
-
-    def eval_file(self, results: str, testset: str) -> str:
-        return f"{results}/eval/{self.model}/{testset}.json"
-
-    def eval_meta(self, testset: str, pretrain_seed: int) -> dict:
-        """What identifies one evaluation (a row of the learning-curve table)."""
-        return {"kind": self.stage, "source": self.source if self.stage != "direct" else "direct",
-                "npre": self.npre if self.stage == "finetune" else (self.n if self.stage == "pretrain" else 0),
-                "target": self.target, "n": 0 if self.stage == "pretrain" else self.n,
-                "seed": pretrain_seed if self.stage == "pretrain" else self.seed, "testset": testset}
+from .config import FIGURE_SETTINGS, FIGURES, STAGES, finetune_model, source_model, stage_training
+from .layout import Layout, ModelId
 
 
-def planned_jobs(config: dict) -> list[TrainingJob]:
+def planned_jobs(config: dict) -> list[ModelId]:
     """Every training job of every experiment, once each, in a stable order."""
     jobs = set()
     for spec in config["experiments"].values():
@@ -57,14 +19,14 @@ def planned_jobs(config: dict) -> list[TrainingJob]:
         finetune_seeds = spec.get("finetune_seeds", spec["seeds"])
         for source in spec["sources"]:
             for npre in spec["pretrain_sizes"]:
-                jobs.add(TrainingJob("pretrain", npre, source=source))
-                jobs.update(TrainingJob("finetune", n, source=source, npre=npre, target=target, seed=seed)
+                jobs.add(ModelId("pretrain", npre, source=source))
+                jobs.update(ModelId("finetune", n, source=source, npre=npre, target=target, seed=seed)
                             for n in spec["sizes"] for seed in finetune_seeds)
-        jobs.update(TrainingJob("direct", n, target=target, seed=seed) for n in spec["sizes"] for seed in spec["seeds"])
-    return sorted(jobs, key=lambda j: (("pretrain", "finetune", "direct").index(j.stage), j.n, j.model))
+        jobs.update(ModelId("direct", n, target=target, seed=seed) for n in spec["sizes"] for seed in spec["seeds"])
+    return sorted(jobs, key=lambda j: (STAGES.index(j.stage), j.n, j.model))
 
 
-def experiment_jobs(config: dict, experiment: str) -> list[TrainingJob]:
+def experiment_jobs(config: dict, experiment: str) -> list[ModelId]:
     return planned_jobs({**config, "experiments": {experiment: config["experiments"][experiment]}})
 
 
@@ -77,7 +39,7 @@ def experiment_evals(config: dict, experiment: str, results: str, pretrained: bo
 
 
 def jobs_per_gpu(config: dict) -> int:
-    return int(config.get("resources", {}).get("jobs_per_gpu", 1))
+    return int(config["resources"]["jobs_per_gpu"])
 
 
 def experiments_of(config: dict) -> dict[str, tuple[str, ...]]:
@@ -89,7 +51,7 @@ def experiments_of(config: dict) -> dict[str, tuple[str, ...]]:
     return {model: tuple(names) for model, names in users.items()}
 
 
-def packs(config: dict) -> dict[str, list[TrainingJob]]:
+def packs(config: dict) -> dict[str, list[ModelId]]:
     """Training jobs in packs of `resources.jobs_per_gpu` that share one GPU allocation.
 
     A pack holds jobs of one stage that the same experiments need (so asking for one figure
@@ -100,8 +62,8 @@ def packs(config: dict) -> dict[str, list[TrainingJob]]:
         return {}
     users, jobs = experiments_of(config), planned_jobs(config)
     result = {}
-    for stage in ("pretrain", "finetune", "direct"):
-        by_users: dict[tuple[str, ...], list[TrainingJob]] = {}
+    for stage in STAGES:
+        by_users: dict[tuple[str, ...], list[ModelId]] = {}
         for job in jobs:
             if job.stage == stage:
                 by_users.setdefault(users[job.model], []).append(job)
@@ -121,7 +83,7 @@ def pack_of(config: dict) -> dict[str, str]:
     return {job.model: name for name, members in packs(config).items() for job in members}
 
 
-def training_settings(config: dict, job: TrainingJob) -> tuple[dict, dict]:
+def training_settings(config: dict, job: ModelId) -> tuple[dict, dict]:
     """(model architecture, training block) a job is trained with."""
     if job.stage == "pretrain":
         model = source_model(config, job.source)
@@ -130,3 +92,62 @@ def training_settings(config: dict, job: TrainingJob) -> tuple[dict, dict]:
     else:
         model = config["model"]
     return model, stage_training(config, job.stage)
+
+
+# --- what the figures need ----------------------------------------------------------------------
+
+def figure_enabled(config: dict, name: str) -> bool:
+    """A figure is built when its experiment is configured (and, for Figs 4-5, its settings)."""
+    return name in config["experiments"] and (name not in FIGURE_SETTINGS or name in config.get("figures", {}))
+
+
+def display(config: dict, source: str) -> dict:
+    """How figures and tables show a pre-training source (its own display, else its labeller's)."""
+    spec = config["pretrain"]["sources"][source]
+    return {**config["labellers"].get(spec["labeller"], {}).get("display", {}), **spec.get("display", {})}
+
+
+def experiment_params(config: dict, name: str) -> dict:
+    """The parameters every figure script of an experiment gets."""
+    spec = config["experiments"].get(name, {})
+    return {"target": spec.get("target"), "npre": max(spec.get("pretrain_sizes", [0])),
+            "sources": spec.get("sources", []),
+            "displays": {source: display(config, source) for source in spec.get("sources", [])}}
+
+
+def bars_n(config: dict) -> int:
+    """Fig 5's bars: `figures.fig5.bars_n`, else the experiment's largest n."""
+    return config["figures"]["fig5"].get("bars_n") or max(config["experiments"]["fig5"]["sizes"])
+
+
+def md_models(config: dict) -> dict[str, ModelId]:
+    """The two models whose MD stability Fig 4d compares: direct vs fine-tuned on the same data
+    (`figures.fig4.md_n`, default: the experiment's largest n; `md_seed`)."""
+    spec, experiment = config["figures"]["fig4"], config["experiments"]["fig4"]
+    n, seed = spec.get("md_n") or max(experiment["sizes"]), spec["md_seed"]
+    source, npre, target = experiment["sources"][0], max(experiment["pretrain_sizes"]), experiment["target"]
+    return {"direct": ModelId("direct", n, target=target, seed=seed),
+            "finetune": ModelId("finetune", n, source=source, npre=npre, target=target, seed=seed)}
+
+
+def reported(config: dict, layout: Layout) -> list[str]:
+    """The figures and tables the report shows."""
+    files = [layout.figure(name) for name in FIGURES if figure_enabled(config, name)]
+    if "fig3" in config["experiments"]:
+        files.append(layout.table("table1"))
+    return files + [layout.table("compute"), layout.table("compute_forecast")]
+
+
+def ledger_after(config: dict, layout: Layout) -> list[str]:
+    """What the compute ledger waits for: every other output of `all` (so it sees every job's
+    benchmark file)."""
+    files = [f for f in reported(config, layout) if "/compute" not in f]
+    return files + [layout.table("learning_curves")] + [layout.pack(name) for name in packs(config)]
+
+
+def final_targets(config: dict, layout: Layout) -> list[str]:
+    """Everything `snakemake all` builds."""
+    files = reported(config, layout) + ledger_after(config, layout)
+    if "fig3" in config["experiments"]:
+        files += [layout.table("table1", ext) for ext in ("md", "tex")]
+    return list(dict.fromkeys(files))

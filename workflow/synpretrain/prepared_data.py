@@ -21,10 +21,12 @@ from .io import atomic_path
 SUFFIX = ".lmdb"
 
 
-def prepared_file(extxyz: str, r_max: float) -> str:
-    """`labels/x/train_n10.extxyz` at r_max 4 -> `labels/x/train_n10.r4.lmdb`."""
+def prepared_file(extxyz: str, r_max: float | str) -> str:
+    """`labels/x/train_n10.extxyz` at r_max 4 -> `labels/x/train_n10.r4.lmdb` (a wildcard such
+    as "{rmax}" for r_max gives the rule's pattern)."""
     stem = extxyz[: -len(".extxyz")] if extxyz.endswith(".extxyz") else extxyz
-    return f"{stem}.r{float(r_max):g}{SUFFIX}"
+    cutoff = r_max if isinstance(r_max, str) and r_max.startswith("{") else f"{float(r_max):g}"
+    return f"{stem}.r{cutoff}{SUFFIX}"
 
 
 def _shrink(path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Deterministic train/validation/test splits (PROTOCOL.md, "Datasets and splits").
+"""Deterministic train/validation/test splits (docs/protocol.md, "Datasets and splits").
 
 Splits are index arrays into a dataset's structures.  The train part keeps its shuffled order,
 so "the first n training structures" are nested across n and identical for every seed.
@@ -38,7 +38,7 @@ def default_val_size(n_rest: int) -> int:
 def random_split(n: int, seed: int = SHUFFLE_SEED, test_size: int | None = None,
                  val_size: int | None = None) -> Split:
     """For datasets without a split flag: shuffle; test = the last `test_size`, validation = the
-    last `val_size` of the remainder, train = the rest (sizes default to PROTOCOL.md's rule)."""
+    last `val_size` of the remainder, train = the rest (sizes default to docs/protocol.md's rule)."""
     order = shuffled(np.arange(n), seed)
     n_test = default_test_size(n) if test_size is None else int(test_size)
     rest, test = order[: n - n_test], order[n - n_test:]
