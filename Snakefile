@@ -3,7 +3,6 @@
 #   snakemake --cores 2 results/fig3.pdf                      one figure and only what it needs
 #   snakemake --cores 2 all --configfile config/paper.yaml    the paper's experiments
 #   snakemake --report results/report.html                    then: figures, tables, config in one page
-import os
 import sys
 from pathlib import Path
 
@@ -16,7 +15,9 @@ min_version("9.0")
 # job (local, conda or SLURM) finds the same copy of the code.
 LIBRARY = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, LIBRARY)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (LIBRARY, os.environ.get("PYTHONPATH")) if p)
+import synpretrain
+
+synpretrain.share_with_jobs(LIBRARY)
 
 
 # The demo is the default. A --configfile replaces it instead of being merged into it, so that
@@ -43,6 +44,6 @@ include: "workflow/rules/compute.smk"
 
 
 rule all:
+    default_target: True
     input:
         plan.final_targets(config, L),
-    default_target: True

@@ -238,13 +238,39 @@ def test_one_figure_plans_only_what_it_needs(tmp_path):
     (lambda c: c["labellers"]["lcbop"].update(type="gap-99"), "labellers.lcbop.type"),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, edit, message):
-    result = snakemake(tmp_path, "-n", "all", configfile=write_config(tmp_path / "bad.yaml", edit))
+    # a real run, not a dry one: it must stop before any job has written anything
+    result = snakemake(tmp_path, "all", configfile=write_config(tmp_path / "bad.yaml", edit))
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
 def test_configfile_replaces_the_default_config(tmp_path):
     """--configfile must not inherit datasets or labellers from config/config.yaml (chgnet)."""
     result = snakemake(tmp_path, "-n", "results/labels/c-synth/chgnet/val.extxyz")
     assert result.returncode != 0
+    assert "No rule to produce results/labels/c-synth/chgnet/val.extxyz" in result.stdout + result.stderr
+
+
+def test_the_paper_plan(tmp_path):
+    """config/paper.yaml plans as the README says: every stage from the downloads on, and Fig 3
+    alone only its own models (4 sources x 8 sizes x 5 seeds, 40 direct, in packs of 3)."""
+    paper = REPO / "config" / "paper.yaml"
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "all", configfile=paper))
+    assert sum(jobs.values()) - jobs["total"] == jobs["total"] == 1569           # README: 1,569 jobs
+    assert (jobs["pretrain"], jobs["finetune"], jobs["direct"], jobs["gpu_pack"]) == (24, 513, 85, 212)
+    assert jobs["acquire_dataset"] == 4 and jobs["assemble_dataset"] == 5      # 4 downloads + the derived set
+    assert jobs["evaluate_finetune"] == jobs["evaluate_direct"] == 25          # Fig 4's general test set
+    fig3 = planned_jobs(snakemake(tmp_path, "-n", "results/fig3.pdf", configfile=paper))
+    assert (fig3["pretrain"], fig3["finetune"], fig3["direct"]) == (4, 160, 40)
+    assert fig3["gpu_pack"] == -(-4 // 3) + -(-160 // 3) + -(-40 // 3) == 70
+    assert "evaluate_finetune" not in fig3 and "fig2" not in fig3
+
+
+def test_the_report_is_snakemakes_own(tiny_run):
+    """`snakemake --report` after a run: one HTML file with every figure and table."""
+    result = snakemake(tiny_run, "--report", "results/report.html")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = (tiny_run / "results" / "report.html").read_text()
+    for name in ("fig2.pdf", "fig3.pdf", "fig4.pdf", "fig5.pdf", "table1.csv", "compute.csv"):
+        assert name in html, name

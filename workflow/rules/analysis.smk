@@ -8,18 +8,18 @@ rule md_stability:
         structures=lambda wc: md_structure_file(),
     output:
         **{name: md_pattern(RESULTS, name) for name in ("summary", "frames", "trajectory")},
-    params:
-        md=config["md"],
-        jobs_per_gpu=plan.jobs_per_gpu(config),
     log:
         "logs/md/{model}.log",
     benchmark:
         "benchmarks/md/{model}.tsv"
+    conda:
+        "../../envs/nequip.yaml"
     threads: THREADS
     resources:
         **gpu_resources("md"),
-    conda:
-        "../../envs/nequip.yaml"
+    params:
+        md=config["md"],
+        jobs_per_gpu=plan.jobs_per_gpu(config),
     script:
         "../scripts/md_stability.py"
 
@@ -30,15 +30,15 @@ rule environment_map:
         unpack(umap_inputs),
     output:
         L.umap("{figure}"),
-    params:
-        spec=lambda wc: config["figures"][wc.figure]["umap"],
-        reference=lambda wc: config["figures"][wc.figure]["umap"]["reference"],
-        projected=lambda wc: config["figures"][wc.figure]["umap"]["projected"],
     log:
         "logs/analysis/umap/{figure}.log",
     benchmark:
         "benchmarks/analysis/umap/{figure}.tsv"
     conda:
         "../../envs/label.yaml"
+    params:
+        spec=lambda wc: config["figures"][wc.figure]["umap"],
+        reference=lambda wc: config["figures"][wc.figure]["umap"]["reference"],
+        projected=lambda wc: config["figures"][wc.figure]["umap"]["projected"],
     script:
         "../scripts/environment_map.py"

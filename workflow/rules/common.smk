@@ -132,7 +132,9 @@ def target_files(target, n, r_max):
 
 
 def source_files(source, npre):
-    return training_inputs(source_dataset(source), SOURCES[source]["labeller"], npre, source_model(config, source)["r_max"])
+    return training_inputs(
+        source_dataset(source), SOURCES[source]["labeller"], npre, source_model(config, source)["r_max"]
+    )
 
 
 def prepared_types(stem):

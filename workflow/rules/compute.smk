@@ -9,13 +9,13 @@ rule compute_ledger:
         trainings=[job.summary(RESULTS) for job in plan.planned_jobs(config)],
     output:
         report(L.table("compute"), caption="../report/compute.rst", category="Tables"),
-    params:
-        benchmarks="benchmarks",
-        config=config,  # a changed config (watts, packing, experiments) rewrites the ledger
     log:
         "logs/tables/compute.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        benchmarks="benchmarks",
+        config=config,  # a changed config (watts, packing, experiments) rewrites the ledger
     script:
         "../scripts/compute_ledger.py"
 
@@ -26,11 +26,11 @@ rule compute_forecast:
         bench=bench_file(),
     output:
         report(L.table("compute_forecast"), caption="../report/compute_forecast.rst", category="Tables"),
-    params:
-        config=config,  # the forecast is of this config: another one rewrites it
     log:
         "logs/tables/compute_forecast.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        config=config,  # the forecast is of this config: another one rewrites it
     script:
         "../scripts/compute_forecast.py"

@@ -6,15 +6,15 @@ rule generate_trajectory:
     """One C-SYNTH-style melt-quench-anneal trajectory (LAMMPS), one frame per ps."""
     output:
         L.trajectory("{dataset}", "{density}", "{temperature}"),
-    params:
-        spec=lambda wc: DATASETS[wc.dataset],
     log:
         "logs/generate/{dataset}/density-{density}-T-{temperature}.log",
     benchmark:
         "benchmarks/generate/{dataset}/density-{density}-T-{temperature}.tsv"
-    threads: 1
     conda:
         "../../envs/md.yaml"
+    threads: 1
+    params:
+        spec=lambda wc: DATASETS[wc.dataset],
     script:
         "../scripts/generate_trajectory.py"
 
@@ -23,15 +23,15 @@ rule acquire_dataset:
     """A published raw file: copied from the user's `path`, or downloaded from `url`; SHA-256 checked."""
     output:
         L.raw("{dataset}", "{filename}"),
-    params:
-        spec=lambda wc: DATASETS[wc.dataset],
-        what=lambda wc: f"datasets.{wc.dataset}",
     log:
         "logs/acquire/{dataset}/{filename}.log",
     wildcard_constraints:
         filename=r"[^/]+",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        spec=lambda wc: DATASETS[wc.dataset],
+        what=lambda wc: f"datasets.{wc.dataset}",
     script:
         "../scripts/acquire.py"
 
@@ -45,13 +45,13 @@ rule assemble_dataset:
         val=L.split("{dataset}", "val"),
         test=L.split("{dataset}", "test"),
         summary=L.split_summary("{dataset}"),
-    params:
-        spec=lambda wc: DATASETS[wc.dataset],
     log:
         "logs/assemble/{dataset}.log",
     benchmark:
         "benchmarks/assemble/{dataset}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    params:
+        spec=lambda wc: DATASETS[wc.dataset],
     script:
         "../scripts/assemble_dataset.py"

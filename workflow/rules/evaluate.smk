@@ -4,8 +4,6 @@
 
 
 ruleorder: finetune > evaluate_finetune
-
-
 ruleorder: direct > evaluate_direct
 
 
@@ -16,15 +14,15 @@ rule evaluate_direct:
         test=lambda wc: test_file(wc.testset),
     output:
         DIRECT.eval_file(RESULTS, "{testset}"),
-    params:
-        meta=eval_meta("direct"),
     log:
         DIRECT.eval_log("{testset}"),
     benchmark:
         DIRECT.eval_benchmark("{testset}")
-    threads: THREADS
     conda:
         "../../envs/nequip.yaml"
+    threads: THREADS
+    params:
+        meta=eval_meta("direct"),
     script:
         "../scripts/evaluate.py"
 
@@ -36,12 +34,12 @@ use rule evaluate_direct as evaluate_finetune with:
         test=lambda wc: test_file(wc.testset),
     output:
         FINETUNED.eval_file(RESULTS, "{testset}"),
-    params:
-        meta=eval_meta("finetune"),
     log:
         FINETUNED.eval_log("{testset}"),
     benchmark:
         FINETUNED.eval_benchmark("{testset}")
+    params:
+        meta=eval_meta("finetune"),
 
 
 use rule evaluate_direct as evaluate_pretrain with:
@@ -51,12 +49,12 @@ use rule evaluate_direct as evaluate_pretrain with:
         test=lambda wc: test_file(wc.testset),
     output:
         PRETRAINED.eval_file(RESULTS, "{testset}"),
-    params:
-        meta=eval_meta("pretrain"),
     log:
         PRETRAINED.eval_log("{testset}"),
     benchmark:
         PRETRAINED.eval_benchmark("{testset}")
+    params:
+        meta=eval_meta("pretrain"),
 
 
 rule learning_curves:

@@ -10,12 +10,12 @@ rule table1:
         csv=report(L.table("table1"), caption="../report/table1.rst", category="Tables"),
         md=L.table("table1", "md"),
         tex=L.table("table1", "tex"),
-    params:
-        **plan.experiment_params(config, "fig3"),
     log:
         "logs/tables/table1.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        **plan.experiment_params(config, "fig3"),
     script:
         "../scripts/table1.py"
 
@@ -27,13 +27,13 @@ rule fig3:
         packs=lambda wc: pack_records("fig3"),
     output:
         report(L.figure("fig3"), caption="../report/fig3.rst", category="Figures"),
-    params:
-        **plan.experiment_params(config, "fig3"),
-        note=config["figure_note"],
     log:
         "logs/figures/fig3.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        **plan.experiment_params(config, "fig3"),
+        note=config["figure_note"],
     script:
         "../scripts/fig3.py"
 
@@ -45,14 +45,14 @@ rule fig2:
         packs=lambda wc: pack_records("fig2"),
     output:
         report(L.figure("fig2"), caption="../report/fig2.rst", category="Figures"),
-    params:
-        **plan.experiment_params(config, "fig2"),
-        pretrain_sizes=lambda wc: EXPERIMENTS["fig2"]["pretrain_sizes"],
-        note=config["figure_note"],
     log:
         "logs/figures/fig2.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        **plan.experiment_params(config, "fig2"),
+        pretrain_sizes=lambda wc: EXPERIMENTS["fig2"]["pretrain_sizes"],
+        note=config["figure_note"],
     script:
         "../scripts/fig2.py"
 
@@ -67,15 +67,15 @@ rule fig4:
         md_summaries=lambda wc: list(md_files("summary").values()),
     output:
         report(L.figure("fig4"), caption="../report/fig4.rst", category="Figures"),
+    log:
+        "logs/figures/fig4.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         **plan.experiment_params(config, "fig4"),
         general=lambda wc: config["figures"]["fig4"]["general_testset"],
         md_names=lambda wc: list(md_files("frames")),
         note=config["figure_note"],
-    log:
-        "logs/figures/fig4.log",
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/fig4.py"
 
@@ -88,15 +88,15 @@ rule fig5:
         umap=L.umap("fig5"),
     output:
         report(L.figure("fig5"), caption="../report/fig5.rst", category="Figures"),
+    log:
+        "logs/figures/fig5.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         **plan.experiment_params(config, "fig5"),
         pretrain_sizes=lambda wc: EXPERIMENTS["fig5"]["pretrain_sizes"],
         bars_n=lambda wc: plan.bars_n(config),
         umap_sets=lambda wc: config["figures"]["fig5"]["umap"],
         note=config["figure_note"],
-    log:
-        "logs/figures/fig5.log",
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/fig5.py"

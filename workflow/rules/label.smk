@@ -5,15 +5,15 @@ rule acquire_potential:
     """A labeller's parameter file (GAP XML, ACE YAML), downloaded or copied, SHA-256 checked."""
     output:
         L.potential("{labeller}", "{filename}"),
-    params:
-        spec=lambda wc: LABELLERS[wc.labeller],
-        what=lambda wc: f"labellers.{wc.labeller}",
     log:
         "logs/acquire/potentials/{labeller}/{filename}.log",
     wildcard_constraints:
         filename=r"[^/]+",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        spec=lambda wc: LABELLERS[wc.labeller],
+        what=lambda wc: f"labellers.{wc.labeller}",
     script:
         "../scripts/acquire.py"
 
@@ -25,16 +25,16 @@ rule label_chunk:
     output:
         frames=temp(L.label_chunk("{dataset}", "{labeller}", "{split}", "{chunk}", "extxyz")),
         summary=temp(L.label_chunk("{dataset}", "{labeller}", "{split}", "{chunk}", "json")),
-    params:
-        options=lambda wc: LABELLERS[wc.labeller],
-        n_chunks=lambda wc: n_chunks(wc.labeller, wc.split),
     log:
         "logs/label/{dataset}/{labeller}/{split}.{chunk}.log",
     benchmark:
         "benchmarks/label/{dataset}/{labeller}/{split}.{chunk}.tsv"
-    threads: 1
     conda:
         "../../envs/label.yaml"
+    threads: 1
+    params:
+        options=lambda wc: LABELLERS[wc.labeller],
+        n_chunks=lambda wc: n_chunks(wc.labeller, wc.split),
     script:
         "../scripts/label_chunk.py"
 

@@ -14,14 +14,14 @@ rule prepare_data:
         f"{RESULTS}/{{stem}}.extxyz",
     output:
         prepared_file(f"{RESULTS}/{{stem}}.extxyz", "{rmax}"),
-    params:
-        symbols=lambda wc: prepared_types(wc.stem),
     log:
         "logs/prepare/{stem}.r{rmax}.log",
     benchmark:
         "benchmarks/prepare/{stem}.r{rmax}.tsv"
     conda:
         "../../envs/nequip.yaml"
+    params:
+        symbols=lambda wc: prepared_types(wc.stem),
     script:
         "../scripts/prepare_data.py"
 
@@ -33,8 +33,17 @@ rule pretrain:
     output:
         package=PRETRAINED.package(RESULTS),
         summary=PRETRAINED.summary(RESULTS),
+    log:
+        PRETRAINED.log(),
+    benchmark:
+        PRETRAINED.benchmark()
     group:
         pack_group("pretrain")
+    conda:
+        "../../envs/nequip.yaml"
+    threads: THREADS
+    resources:
+        **gpu_resources("pretrain"),
     params:
         stage="pretrain",
         seed=PRETRAIN_SEED,
@@ -42,15 +51,6 @@ rule pretrain:
         model=lambda wc: source_model(config, wc.source),
         training=stage_training(config, "pretrain"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
-    log:
-        PRETRAINED.log(),
-    benchmark:
-        PRETRAINED.benchmark()
-    threads: THREADS
-    resources:
-        **gpu_resources("pretrain"),
-    conda:
-        "../../envs/nequip.yaml"
     script:
         "../scripts/train.py"
 
@@ -65,8 +65,17 @@ rule finetune:
         package=FINETUNED.package(RESULTS),
         summary=FINETUNED.summary(RESULTS),
         evaluation=FINETUNED.eval_file(RESULTS, "{target}"),
+    log:
+        FINETUNED.log(),
+    benchmark:
+        FINETUNED.benchmark()
     group:
         pack_group("finetune")
+    conda:
+        "../../envs/nequip.yaml"
+    threads: THREADS
+    resources:
+        **gpu_resources("finetune"),
     params:
         stage="finetune",
         seed=lambda wc: int(wc.seed),
@@ -76,15 +85,6 @@ rule finetune:
         training=stage_training(config, "finetune"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
         eval_meta=eval_meta("finetune", home=True),
-    log:
-        FINETUNED.log(),
-    benchmark:
-        FINETUNED.benchmark()
-    threads: THREADS
-    resources:
-        **gpu_resources("finetune"),
-    conda:
-        "../../envs/nequip.yaml"
     script:
         "../scripts/train.py"
 
@@ -98,8 +98,17 @@ rule direct:
         package=DIRECT.package(RESULTS),
         summary=DIRECT.summary(RESULTS),
         evaluation=DIRECT.eval_file(RESULTS, "{target}"),
+    log:
+        DIRECT.log(),
+    benchmark:
+        DIRECT.benchmark()
     group:
         pack_group("direct")
+    conda:
+        "../../envs/nequip.yaml"
+    threads: THREADS
+    resources:
+        **gpu_resources("direct"),
     params:
         stage="direct",
         seed=lambda wc: int(wc.seed),
@@ -108,15 +117,6 @@ rule direct:
         training=stage_training(config, "direct"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
         eval_meta=eval_meta("direct", home=True),
-    log:
-        DIRECT.log(),
-    benchmark:
-        DIRECT.benchmark()
-    threads: THREADS
-    resources:
-        **gpu_resources("direct"),
-    conda:
-        "../../envs/nequip.yaml"
     script:
         "../scripts/train.py"
 
@@ -128,13 +128,13 @@ rule gpu_pack:
         lambda wc: [job.summary(RESULTS) for job in PACKS[wc.pack]],
     output:
         L.pack("{pack}"),
-    group:
-        lambda wc: wc.pack
     log:
         "logs/packs/{pack}.log",
-    resources:
-        **gpu_resources("pack", runtime=1, mem_mb=200),
+    group:
+        lambda wc: wc.pack
     conda:
         "../../envs/analysis.yaml"
+    resources:
+        **gpu_resources("pack", runtime=1, mem_mb=200),
     script:
         "../scripts/gpu_pack.py"
