@@ -3,6 +3,11 @@ from synpretrain.generation import MeltQuenchAnneal, n_frames, run_seeds, synthe
 from synpretrain.io import write_extxyz
 from synpretrain.runlog import progress, rule_log
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/generate_trajectory.py dataset=c-synth density=1.5 temperature=2000
+    from synpretrain.mock import script_main
+
+    snakemake = script_main("generate_trajectory")
+
 with rule_log(snakemake.log[0], snakemake.threads) as log:
     spec = snakemake.params.spec
     gen = spec["generate"]

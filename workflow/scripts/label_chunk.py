@@ -4,6 +4,11 @@ from synpretrain.io import read_extxyz, read_json, write_extxyz, write_json
 from synpretrain.labelling import chunk_bounds, isolated_atom_energies, label
 from synpretrain.runlog import progress, rule_log
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/label_chunk.py dataset=c-synth labeller=lcbop split=val chunk=0
+    from synpretrain.mock import script_main
+
+    snakemake = script_main("label_chunk")
+
 with rule_log(snakemake.log[0], snakemake.threads) as log:
     options = dict(snakemake.params.options)
     if snakemake.input.get("potential"):

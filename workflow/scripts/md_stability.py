@@ -15,6 +15,11 @@ from synpretrain.io import atomic_path, read_extxyz, write_json
 from synpretrain.md_stability import Checkpoint, HeatingProtocol, run
 from synpretrain.runlog import progress, rule_log
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/md_stability.py model=direct/c-dense/n15/seed1
+    from synpretrain.mock import script_main
+
+    snakemake = script_main("md_stability")
+
 with rule_log(snakemake.log[0], snakemake.threads) as log:
     md = dict(snakemake.params.md)
     frames = read_extxyz(snakemake.input.structures)
