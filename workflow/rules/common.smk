@@ -176,12 +176,8 @@ def eval_meta(stage, home=False):
     return lambda wc: ModelId.from_wildcards(stage, wc).eval_meta(wc.target if home else wc.testset, PRETRAIN_SEED)
 
 
-def experiment_evals(name, pretrained=True):
-    return plan.experiment_evals(config, name, RESULTS, pretrained)
-
-
 def all_evals():
-    return sorted({f for name in EXPERIMENTS for f in experiment_evals(name)})
+    return sorted({f for name in EXPERIMENTS for f in plan.experiment_evals(config, name, RESULTS)})
 
 
 # --- analyses and figures (analysis.smk, figures.smk) ---------------------------

@@ -57,10 +57,26 @@ use rule evaluate_direct as evaluate_pretrain with:
         meta=eval_meta("pretrain"),
 
 
+rule experiment_table:
+    """One experiment's evaluations (runs, divergence flags) and learning-curve points: what its
+    figure and tables draw."""
+    input:
+        evals=lambda wc: plan.figure_evals(config, wc.figure, RESULTS),
+    output:
+        runs=L.experiment_table("{figure}", "runs"),
+        curves=L.experiment_table("{figure}", "curves"),
+    log:
+        "logs/tables/experiments/{figure}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/learning_curves.py"
+
+
 rule learning_curves:
     """Every evaluation in one tidy table (one row per model and test set)."""
     input:
-        all_evals(),
+        evals=all_evals(),
     output:
         runs=L.table("learning_curve_runs"),
         curves=L.table("learning_curves"),

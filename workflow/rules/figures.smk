@@ -1,10 +1,10 @@
-# Tables and figures, each drawn from exactly the evaluations of its experiment.
+# Tables and figures, each a pure function of its experiment's tables (evaluate.smk: experiment_table).
 
 
 rule table1:
     """Table 1: energy RMSE mean ± std over seeds, by pre-training source and n."""
     input:
-        evals=lambda wc: experiment_evals("fig3", pretrained=False),
+        runs=L.experiment_table("fig3", "runs"),
         packs=lambda wc: pack_records("fig3"),
     output:
         csv=report(L.table("table1"), caption="../report/table1.rst", category="Tables"),
@@ -23,7 +23,7 @@ rule table1:
 rule fig3:
     """Fig 3: learning curves per synthetic label source vs direct training."""
     input:
-        evals=lambda wc: experiment_evals("fig3", pretrained=False),
+        curves=L.experiment_table("fig3", "curves"),
         packs=lambda wc: pack_records("fig3"),
     output:
         report(L.figure("fig3"), caption="../report/fig3.rst", category="Figures"),
@@ -41,7 +41,7 @@ rule fig3:
 rule fig2:
     """Fig 2: learning curves per number of pre-training structures vs direct training."""
     input:
-        evals=lambda wc: experiment_evals("fig2", pretrained=False),
+        curves=L.experiment_table("fig2", "curves"),
         packs=lambda wc: pack_records("fig2"),
     output:
         report(L.figure("fig2"), caption="../report/fig2.rst", category="Figures"),
@@ -60,7 +60,7 @@ rule fig2:
 rule fig4:
     """Fig 4: specialised fine-tuning, its general-test error, environment map and MD stability."""
     input:
-        evals=lambda wc: experiment_evals("fig4"),
+        curves=L.experiment_table("fig4", "curves"),
         packs=lambda wc: pack_records("fig4"),
         umap=L.umap("fig4"),
         md_frames=lambda wc: list(md_files("frames").values()),
@@ -83,7 +83,8 @@ rule fig4:
 rule fig5:
     """Fig 5: alchemical pre-training (C -> Si) at two settings, environment map, bars at one n."""
     input:
-        evals=lambda wc: experiment_evals("fig5", pretrained=False),
+        runs=L.experiment_table("fig5", "runs"),
+        curves=L.experiment_table("fig5", "curves"),
         packs=lambda wc: pack_records("fig5"),
         umap=L.umap("fig5"),
     output:

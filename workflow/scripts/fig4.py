@@ -1,14 +1,14 @@
 """Snakemake script: Fig 4, specialised fine-tuning, environment map and MD stability."""
 import pandas as pd
 
-from synpretrain.aggregate import learning_curves, load_evaluations
+from synpretrain.aggregate import read_table
 from synpretrain.figures import fig4, source_style
 from synpretrain.io import atomic_path, read_json
 from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0]):
     p = snakemake.params
-    curves = learning_curves(load_evaluations(snakemake.input.evals))
+    curves = read_table(snakemake.input.curves)
     md = {name: (pd.read_csv(frames), read_json(summary))
           for name, frames, summary in zip(p.md_names, snakemake.input.md_frames, snakemake.input.md_summaries)}
     source = p.sources[0]

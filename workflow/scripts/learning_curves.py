@@ -1,10 +1,10 @@
-"""Snakemake script: all evaluations -> per-run table and per-point learning curves."""
+"""Snakemake script: evaluations (all, or one experiment's) -> per-run table and per-point learning curves."""
 from synpretrain.aggregate import learning_curves, load_evaluations
 from synpretrain.io import atomic_path
 from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0]):
-    runs = load_evaluations(snakemake.input)
+    runs = load_evaluations(snakemake.input.evals)
     curves = learning_curves(runs)
     for frame, path in ((runs, snakemake.output.runs), (curves, snakemake.output.curves)):
         with atomic_path(path) as tmp:

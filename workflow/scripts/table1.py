@@ -1,11 +1,11 @@
 """Snakemake script: Table 1 (energy RMSE mean ± std by source and n) as CSV, Markdown, LaTeX."""
-from synpretrain.aggregate import load_evaluations, table1, table_latex, table_markdown
+from synpretrain.aggregate import read_table, table1, table_latex, table_markdown
 from synpretrain.io import atomic_path
 from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0]):
     p = snakemake.params
-    runs = load_evaluations(snakemake.input.evals)
+    runs = read_table(snakemake.input.runs)
     labels = {s: p.displays.get(s, {}).get("label", s) for s in p.sources}
     table = table1(runs, p.target, p.npre, p.sources, labels)
     caption = (f"Per-atom energy RMSE (meV/atom) on the {p.target} test set, mean ± std over seeds; "

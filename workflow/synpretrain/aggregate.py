@@ -30,6 +30,15 @@ def load_evaluations(paths: Iterable[str | Path]) -> pd.DataFrame:
     return mark_diverged(frame)
 
 
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A runs or curves table as `learning_curves.py` wrote it (a pre-trained model's empty target
+    read back as "", not NaN, so that selections by target work as on the written frame)."""
+    frame = pd.read_csv(path)
+    if "target" in frame:
+        frame["target"] = frame["target"].fillna("")
+    return frame
+
+
 def mark_diverged(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     broken = ~frame["finite_predictions"].astype(bool) | frame["nan_in_validation"].fillna(False).astype(bool)

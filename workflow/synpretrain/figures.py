@@ -1,4 +1,5 @@
-"""The paper's figures, drawn from the learning-curve table (and, for Figs 4-5, the analyses).
+"""The paper's figures, drawn from the learning-curve table (and, for Figs 4-5, the analyses):
+each is a pure function of its tables, and returns the matplotlib Figure it saved.
 
 Every learning curve is the best of seeds (as the paper plots), with the range over seeds shaded
 and diverged runs marked with a star (the paper's asterisks), never hidden.
@@ -83,7 +84,7 @@ def _sizes(curves) -> list[int]:
 
 
 def learning_curve_panels(curves: list[tuple[dict, pd.DataFrame]], title: str, path: str,
-                          legend_title: str = "Pre-training labels") -> None:
+                          legend_title: str = "Pre-training labels"):
     """Energy | force RMSE vs n (log-log) for each (style, rows) curve, in drawing order."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), constrained_layout=True)
     for ax, (short, unit) in zip(axes, METRICS):
@@ -94,7 +95,7 @@ def learning_curve_panels(curves: list[tuple[dict, pd.DataFrame]], title: str, p
     axes[1].legend(handles, labels, title=legend_title, frameon=False, fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def shades(n: int, dark: str | None = None) -> list[str]:
@@ -115,26 +116,26 @@ def _require(curves, what: str) -> None:
 
 
 def fig2(table: pd.DataFrame, target: str, source: str, pretrain_sizes: list[int], path: str,
-         note: str = "") -> None:
+         note: str = ""):
     """Fig 2: one curve per number of pre-training structures (white -> red), direct in black."""
     curves = [(DIRECT_STYLE, select(table, kind="direct", target=target, testset=target))]
     for npre, shade in zip(sorted(pretrain_sizes), shades(len(pretrain_sizes))):
         style = {"label": f"{npre:,}", "color": shade, "family": "ml", "edge": "0.3"}
         curves.append((style, select(table, kind="finetune", source=source, npre=npre, target=target, testset=target)))
     _require(curves, "fig2")
-    learning_curve_panels(curves, _title([f"Fine-tuned from {source} labels; test set: {target}", SPREAD], note),
+    return learning_curve_panels(curves, _title([f"Fine-tuned from {source} labels; test set: {target}", SPREAD], note),
                           path, legend_title="Pre-training structures")
 
 
 def fig3(table: pd.DataFrame, target: str, npre: int, sources: list[str], displays: dict, path: str,
-         note: str = "") -> None:
+         note: str = ""):
     """Fig 3: one curve per label source (fine-tuned from npre pre-training structures) + direct."""
     curves = [(DIRECT_STYLE, select(table, kind="direct", target=target, testset=target))]
     for i, source in enumerate(sources):
         rows = select(table, kind="finetune", source=source, npre=npre, target=target, testset=target)
         curves.append((source_style(source, displays.get(source), i), rows))
     _require(curves, "fig3")
-    learning_curve_panels(curves, _title([f"Test set: {target}; pre-training on {npre} structures", SPREAD], note), path)
+    return learning_curve_panels(curves, _title([f"Test set: {target}; pre-training on {npre} structures", SPREAD], note), path)
 
 
 def _force_vs_n(ax, table, target: str, testset: str, source: str, npre: int, style: dict, title: str) -> None:
@@ -170,7 +171,7 @@ def _environment_map(ax, umap: pd.DataFrame, colors: dict, title: str) -> None:
 
 
 def fig4(table: pd.DataFrame, target: str, general: str, source: str, npre: int, style: dict,
-         umap: pd.DataFrame, md: dict[str, tuple[pd.DataFrame, dict]], path: str, note: str = "") -> None:
+         umap: pd.DataFrame, md: dict[str, tuple[pd.DataFrame, dict]], path: str, note: str = ""):
     """Fig 4: (a) target-test and (c) general-test force RMSE vs n; (b) environment map; (d) MD stability."""
     fig, axes = plt.subplots(2, 2, figsize=(10.5, 8.5), constrained_layout=True)
     _force_vs_n(axes[0, 0], table, target, target, source, npre, style, f"(a) test set: {target}")
@@ -200,11 +201,11 @@ def fig4(table: pd.DataFrame, target: str, general: str, source: str, npre: int,
     fig.suptitle(_title([f"Specialised data ({target}): direct vs fine-tuned from {source} ({npre} structures); {SPREAD}"],
                         note), fontsize=10)
     fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def fig5(table: pd.DataFrame, runs: pd.DataFrame, target: str, sources: list[str], pretrain_sizes: list[int],
-         displays: dict, umap: pd.DataFrame, umap_colors: dict, bars_n: int, path: str, note: str = "") -> None:
+         displays: dict, umap: pd.DataFrame, umap_colors: dict, bars_n: int, path: str, note: str = ""):
     """Fig 5: (a, b) force RMSE vs n per pre-training size for two alchemical sources; (c) environment
     map; (d) force RMSE at n = bars_n, mean ± std over seeds with the seeds as points."""
     fig, axes = plt.subplots(2, 2, figsize=(10.5, 8.5), constrained_layout=True)
@@ -225,7 +226,7 @@ def fig5(table: pd.DataFrame, runs: pd.DataFrame, target: str, sources: list[str
     _seed_bars(axes[1, 1], runs, target, sources, sorted(pretrain_sizes), displays, bars_n)
     fig.suptitle(_title([f"Alchemical pre-training, test set: {target}; {SPREAD}"], note), fontsize=10)
     fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def _seed_bars(ax, runs: pd.DataFrame, target: str, sources: list[str], pretrain_sizes: list[int], displays: dict,

@@ -196,6 +196,11 @@ class Layout:
     def umap(self, figure: str) -> str:
         return f"{self.results}/analysis/umap/{figure}.csv"
 
+    def experiment_table(self, experiment: str, kind: str) -> str:
+        """One experiment's evaluations (`runs`) and learning-curve points (`curves`): what its
+        figure and tables are drawn from."""
+        return f"{self.results}/tables/experiments/{experiment}.{kind}.csv"
+
     def table(self, name: str, ext: str = "csv") -> str:
         return f"{self.results}/tables/{name}.{ext}"
 

@@ -38,6 +38,11 @@ def experiment_evals(config: dict, experiment: str, results: str, pretrained: bo
     return [job.eval_file(results, testset) for testset in spec.get("testsets", [spec["target"]]) for job in jobs]
 
 
+def figure_evals(config: dict, experiment: str, results: str) -> list[str]:
+    """The evaluations an experiment's figure draws: Fig 4 also shows the pre-trained model alone."""
+    return experiment_evals(config, experiment, results, pretrained=experiment == "fig4")
+
+
 def jobs_per_gpu(config: dict) -> int:
     return int(config["resources"]["jobs_per_gpu"])
 

@@ -1,0 +1,75 @@
+"""A figure is a pure function of its experiment's tables: what it plots is what the table says."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from synpretrain.aggregate import learning_curves, mark_diverged, read_table
+from synpretrain.figures import fig3, fig5
+
+ENERGY, FORCE = "energy_rmse_mev_per_atom", "force_rmse_ev_per_a"
+
+
+def run(kind, source, n, seed, energy, force, npre=100, target="t"):
+    return {"kind": kind, "source": source, "npre": npre if kind == "finetune" else 0, "target": target, "n": n,
+            "seed": seed, "testset": "t", ENERGY: energy, FORCE: force, "finite_predictions": True,
+            "nan_in_validation": False}
+
+
+@pytest.fixture
+def tables(tmp_path):
+    """Hand-made runs (with a pre-trained model's empty target) written and read back as the
+    workflow does: experiment_table writes CSVs, the figure scripts read them."""
+    rows = [run("pretrain", "a", 0, 42, 500.0, 2.0, npre=100, target="")]
+    rows[0]["npre"] = 100
+    for seed, offset in ((1, 0.0), (2, 10.0), (3, 5.0)):
+        for n, scale in ((10, 2.0), (30, 1.0)):
+            rows.append(run("direct", "direct", n, seed, 100 * scale + offset, 1.0 * scale + offset / 100))
+            rows.append(run("finetune", "a", n, seed, 50 * scale + offset, 0.5 * scale + offset / 100))
+            rows.append(run("finetune", "b", n, seed, 70 * scale + offset, 0.7 * scale + offset / 100))
+    runs = mark_diverged(pd.DataFrame(rows))
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    learning_curves(runs).to_csv(tmp_path / "curves.csv", index=False)
+    return read_table(tmp_path / "runs.csv"), read_table(tmp_path / "curves.csv")
+
+
+def test_read_back_tables_keep_the_pretrained_models_empty_target(tables):
+    runs, curves = tables
+    assert (runs.loc[runs["kind"] == "pretrain", "target"] == "").all()
+    assert (curves.loc[curves["kind"] == "pretrain", "target"] == "").all()
+
+
+def test_fig3_plots_the_best_of_seeds_of_the_table(tables, tmp_path):
+    _, curves = tables
+    displays = {"a": {"label": "A", "color": "#d62728"}, "b": {"label": "B", "color": "#6fa8dc", "family": "empirical"}}
+    fig = fig3(curves, "t", 100, ["a", "b"], displays, str(tmp_path / "fig3.pdf"))
+    try:
+        energy_axis, force_axis = fig.axes[:2]
+        plotted = {line.get_label(): line for line in energy_axis.lines if not line.get_label().startswith("_")}
+        assert set(plotted) == {"Direct", "A", "B"}
+        for label, kind, source in (("Direct", "direct", "direct"), ("A", "finetune", "a"), ("B", "finetune", "b")):
+            rows = curves[(curves["kind"] == kind) & (curves["source"] == source)].sort_values("n")
+            np.testing.assert_array_equal(plotted[label].get_xdata(), rows["n"])
+            np.testing.assert_array_equal(plotted[label].get_ydata(), rows["energy_best"])
+        # best of seeds = the minimum over the three seeds: direct n = 10 -> 200 + 0
+        assert list(plotted["Direct"].get_ydata()) == [200.0, 100.0]
+        forces = {line.get_label(): line for line in force_axis.lines if not line.get_label().startswith("_")}
+        assert list(forces["A"].get_ydata()) == [1.0, 0.5]
+    finally:
+        plt.close(fig)
+    assert (tmp_path / "fig3.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_fig5_bars_are_the_mean_over_seeds_of_the_runs(tables, tmp_path):
+    runs, curves = tables
+    umap = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "role": ["reference", "projected"], "set": ["c", "t"]})
+    fig = fig5(curves, runs, "t", ["a", "b"], [100], {}, umap, {}, 30, str(tmp_path / "fig5.pdf"))
+    try:
+        bars = fig.axes[3].patches
+        at_30 = runs[runs["n"] == 30]
+        expected = [at_30.loc[at_30["source"] == s, FORCE].mean() for s in ("direct", "a", "b")]
+        assert [bar.get_height() for bar in bars] == pytest.approx(expected)
+    finally:
+        plt.close(fig)
