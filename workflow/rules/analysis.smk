@@ -18,7 +18,7 @@ rule md_stability:
     resources:
         **gpu_resources("md"),
     params:
-        md=config["md"],
+        md=lambda wc: config["md"],  # optional: only Fig 4 runs MD
         jobs_per_gpu=plan.jobs_per_gpu(config),
     script:
         "../scripts/md_stability.py"

@@ -78,7 +78,7 @@ def assemble_inputs(wildcards):
 
 def n_chunks(labeller, split):
     """Parallel jobs for a split: `chunks` for the (large) train split, one for val and test."""
-    return LABELLERS[labeller].get("chunks", 1) if split == "train" else 1
+    return LABELLERS[labeller]["chunks"] if split == "train" else 1
 
 
 def potential_file(labeller):
@@ -185,7 +185,7 @@ def all_evals():
 
 def md_structure_file():
     spec = config["md"]["structure"]
-    return L.split(spec["dataset"], spec.get("split", "test"))
+    return L.split(spec["dataset"], spec["split"])
 
 
 def md_files(output):

@@ -135,6 +135,6 @@ rule gpu_pack:
     conda:
         "../../envs/analysis.yaml"
     resources:
-        **gpu_resources("pack", runtime=1, mem_mb=200),
+        **gpu_resources("pack", runtime=1, mem_mb=200, gpu=1),
     script:
         "../scripts/gpu_pack.py"

@@ -10,8 +10,8 @@ with rule_log(snakemake.log[0], snakemake.threads):
     first = f":{spec.get('n_environments', 2000)}"
     reference = {name: read_extxyz(path, first) for name, path in zip(snakemake.params.reference, snakemake.input.reference)}
     projected = {name: read_extxyz(path, first) for name, path in zip(snakemake.params.projected, snakemake.input.projected)}
-    table = environment_map(reference, projected, Soap(**spec.get("soap", {})), spec.get("n_environments", 2000),
-                            seed=spec.get("seed", 0))
+    table = environment_map(reference, projected, Soap(**spec["soap"]), spec["n_environments"],
+                            seed=spec["seed"])
     with atomic_path(snakemake.output[0]) as tmp:
         table.to_csv(tmp, index=False)
     print(table.groupby(["role", "set"]).size())

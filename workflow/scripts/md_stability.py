@@ -31,13 +31,13 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     print(f"start: structure {index} of {snakemake.input.structures} ({len(start)} atoms, "
           f"density {start.info.get('density')}); {protocol}", flush=True)
     work = Path(snakemake.output.summary).parent
-    checkpoint = Checkpoint(work / "md.state.npz", work / "md.partial.extxyz", md.get("checkpoint_every_ps", 5.0))
+    checkpoint = Checkpoint(work / "md.state.npz", work / "md.partial.extxyz", md["checkpoint_every_ps"])
     n_frames = int(round((protocol.ramp_ps + protocol.hold_ps) / protocol.frame_every_ps))
     bar = progress(n_frames, "MD frames", log)
     with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu:
-        calc, engine = md_calculator(snakemake.input.package, md.get("engine", "eager"), work, log)
-        rows, summary = run(start, calc, protocol, cutoff=md.get("coordination_cutoff", 1.85),
-                            high=md.get("high_coordination", 5), progress=bar, checkpoint=checkpoint)
+        calc, engine = md_calculator(snakemake.input.package, md["engine"], work, log)
+        rows, summary = run(start, calc, protocol, cutoff=md["coordination_cutoff"],
+                            high=md["high_coordination"], progress=bar, checkpoint=checkpoint)
     bar.close()
     with atomic_path(snakemake.output.frames) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)

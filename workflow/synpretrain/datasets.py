@@ -31,7 +31,7 @@ from ase.units import _amu
 from .extxyz_stream import Pool, blocks
 from .io import atomic_path, read_extxyz, with_labels, write_extxyz
 from .labelling import reference_energy
-from .splits import Split, flagged_split, random_split
+from .splits import SHUFFLE_SEED, Split, flagged_split, random_split
 
 C_SYNTH_MEMBER = re.compile(r"(^|/)density-([0-9.]+)-T-([0-9.]+)\.extxyz$")
 AMU_PER_A3_IN_G_CM3 = _amu * 1e3 / 1e-24  # 1 u/A^3 in g/cm^3
@@ -101,7 +101,7 @@ def file_streams(paths: Sequence[str | os.PathLike]) -> Iterator[tuple[str, IO[b
 
 def split_trajectories(streams: Iterable[tuple[str, IO[bytes]]], outputs: dict[str, str | os.PathLike],
                        min_time: float, density: Interval | None = None, test_size: int | None = None,
-                       val_size: int | None = None, seed: int = 42, progress=None) -> dict:
+                       val_size: int | None = None, seed: int = SHUFFLE_SEED, progress=None) -> dict:
     """Filter, pool, shuffle and split trajectory frames into `outputs[{train,val,test}]`."""
     scratch = Path(outputs["train"]).with_name(".pool.extxyz")
     n_read = n_files = 0
@@ -178,7 +178,7 @@ def is_dimer(atoms: Atoms) -> bool:
 
 
 def read_c_gap_17(path: str | os.PathLike, e0: dict[str, float], val_size: int = 100,
-                  seed: int = 42) -> tuple[list[Atoms], Split]:
+                  seed: int = SHUFFLE_SEED) -> tuple[list[Atoms], Split]:
     """C-GAP-17: drop the dimers; keep the published test split; validation from the train part.
 
     Needs one file whose structures carry `split=train|test` (the load-atoms copy,
@@ -201,7 +201,7 @@ def read_c_gap_17(path: str | os.PathLike, e0: dict[str, float], val_size: int =
 
 
 def read_by_config_type(path: str | os.PathLike, config_types: Sequence[str], energy_keys, forces_keys,
-                        e0: dict[str, float], seed: int = 42, test_fraction: float = 0.1,
+                        e0: dict[str, float], seed: int = SHUFFLE_SEED, test_fraction: float = 0.1,
                         val_size: int | None = None) -> tuple[list[Atoms], Split]:
     """A subset by config_type (C-GAP-20U's Fullerenes + Nanotubes), random 10% test split."""
     raw = ase.io.read(path, index=":", format="extxyz")
@@ -215,7 +215,7 @@ def read_by_config_type(path: str | os.PathLike, config_types: Sequence[str], en
 
 
 def read_si_gap_18(path: str | os.PathLike, member_suffix: str, e0: dict[str, float], cutoff: float = 6.0,
-                   seed: int = 42, test_size: int | None = None,
+                   seed: int = SHUFFLE_SEED, test_size: int | None = None,
                    val_size: int | None = None) -> tuple[list[Atoms], Split]:
     """Si-GAP-18 from the silicon-testing-framework zip: drop structures with an isolated atom."""
     with zipfile.ZipFile(path) as archive:
@@ -265,7 +265,7 @@ SPLITS = ("train", "val", "test")
 def read_labelled_set(spec: dict, path: str | os.PathLike) -> tuple[list[Atoms], Split]:
     """A published DFT set, parsed, filtered and split as docs/protocol.md says for its format."""
     fmt, e0, split = spec["format"], spec.get("energy_reference") or {}, spec.get("split") or {}
-    seed = split.get("seed", 42)
+    seed = split.get("seed", SHUFFLE_SEED)
     if fmt == "c-gap-17":
         val_size = split.get("val_size")
         return read_c_gap_17(path, e0, val_size=100 if val_size is None else val_size, seed=seed)
@@ -291,7 +291,7 @@ def assemble(spec: dict, inputs: dict, outputs: dict, progress=None) -> dict:
                    else zip_streams(inputs["raw"]))
         density = Interval.parse(spec["density"]) if spec.get("density") else None
         return split_trajectories(streams, outputs, spec.get("min_time", 10), density, split.get("test_size"),
-                                  split.get("val_size"), split.get("seed", 42), progress=progress)
+                                  split.get("val_size"), split.get("seed", SHUFFLE_SEED), progress=progress)
     if spec["source"] == "download":
         frames, parts = read_labelled_set(spec, inputs["raw"])
         for name, indices in parts.as_dict().items():

@@ -81,7 +81,7 @@ def job_resources(config: dict, stage: str, is_cluster, **override) -> dict:
     group, but keeps one value of a string, so a pack of K jobs (`resources.jobs_per_gpu`) still
     asks SLURM for one GPU.  Which executor runs the jobs is known when the DAG is built, not when
     the rules are read: `is_cluster()` is asked then (callable resources)."""
-    spec = {"runtime": 60, "mem_mb": 4000, "gpu": 1, **config["resources"].get(stage, {}), **override}
+    spec = {**config["resources"].get(stage, {}), **override}   # the schema's defaults filled in
     gpus = spec["gpu"]
     return {"runtime": spec["runtime"], "mem_mb": spec["mem_mb"],
             "gpu": lambda wildcards: 0 if is_cluster() else gpus,
