@@ -154,7 +154,7 @@ def drop(mapping, key):
     (lambda c: c["md"]["structure"].update(dataset="c-synht"), "md.structure.dataset: 'c-synht' is not a key of `datasets`"),
     (lambda c: c["md"]["structure"].update(split="training"), "md.structure.split: 'training' is not one of train, val, test"),
     (lambda c: c["md"]["structure"].update(dataset="si-real"),
-     "md.structure.dataset: 'si-real' is Si, but the MD models of fig4 are trained on C"),
+     "md.structure.dataset: 'si-real' has Si, but the MD models of fig4 are trained on C"),
 ], ids=["unknown-experiment", "experiment-without-figure-block", "figure-block-without-experiment",
         "general-testset-not-a-target", "general-testset-not-evaluated", "md-n-not-a-size", "md-seed-not-a-seed",
         "md-seed-not-a-finetune-seed", "default-md-seed", "fig4-without-md", "bars-n-not-a-size",
@@ -164,4 +164,42 @@ def test_figure_and_md_errors_name_the_key(edit, message):
     config = load(DEMO)
     edit(config)
     with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(config)
+
+
+def test_a_labeller_asked_for_an_element_it_does_not_cover_fails_at_start():
+    config = load(DEMO)
+    config["targets"]["si-real"]["labeller"] = "lcbop"           # LCBOP is carbon only
+    with pytest.raises(ConfigError, match=r"targets\.si-real\.labeller: labeller 'lcbop' \(lammps\) cannot label Si "
+                                          r"of dataset 'si-real'; it covers C"):
+        check_config(config)
+    config = load(DEMO)
+    config["labellers"]["tersoff"]["kim_model"] = "Tersoff_LAMMPS_Tersoff_1989_SiC__MO_171585019474_002"
+    config["datasets"]["c-synth"]["element"] = ["C", "Ge"]       # the model's name declares Si and C
+    with pytest.raises(ConfigError, match="labeller 'tersoff' \\(kim\\) cannot label Ge"):
+        check_config(config)
+
+
+def test_multi_element_datasets_and_alchemical_maps():
+    config = load(DEMO)
+    for name in ("c-synth", "c-real", "c-dense"):
+        config["datasets"][name]["element"] = ["Si", "C"]
+    config["labellers"]["lcbop"] = {"type": "lammps", "pair_style": "tersoff", "potential": "SiC.tersoff",
+                                    "element": ["Si", "C"]}
+    config["datasets"]["c-synth-si"]["derived"]["transform"] = {"type": "alchemical", "map": {"C": "Si"}, "scale": 1.5}
+    with pytest.raises(ConfigError, match=r"datasets\.c-synth-si\.element: the transform of 'c-synth' gives Si, not"):
+        config["datasets"]["c-synth-si"]["element"] = ["Ge"]
+        check_config(config)
+    config["datasets"]["c-synth-si"]["element"] = "Si"          # {Si, C} with C -> Si: Si only
+    config["labellers"]["tersoff"]["kim_model"] = "Tersoff_LAMMPS_Tersoff_1989_SiC__MO_171585019474_002"
+    validate(config, SCHEMA)
+    check_config(config)
+    from synpretrain.config import elements_of
+    assert elements_of(config["datasets"], "c-real") == ["C", "Si"]
+
+
+def test_an_alchemical_transform_needs_element_or_map():
+    config = load(DEMO)
+    config["datasets"]["c-synth-si"]["derived"]["transform"]["map"] = {"C": "Si"}
+    with pytest.raises(ConfigError, match="give `element` .every atom. or `map`"):
         check_config(config)

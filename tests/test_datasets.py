@@ -231,3 +231,17 @@ def test_demo_trajectories_go_through_the_same_path(tmp_path):
     spec = {"source": "generate", "min_time": 10, "split": {"test_size": 2, "val_size": 2, "seed": 42}}
     summary = datasets.assemble(spec, {"trajectories": paths}, outputs(tmp_path))
     assert summary["counts"] == {"train": 6, "val": 2, "test": 2}
+
+
+def test_alchemical_map_turns_each_element_into_its_image():
+    from ase import Atoms as _Atoms
+
+    from synpretrain.datasets import alchemical, with_labels
+
+    parent = with_labels(_Atoms("SiC", positions=[[0, 0, 0], [1.9, 0, 0]], cell=[4, 4, 4], pbc=True), -1.0,
+                         [[0.1, 0, 0], [-0.1, 0, 0]])
+    out = alchemical(parent, scale=1.2, map={"C": "Ge"})
+    assert out.get_chemical_symbols() == ["Si", "Ge"]
+    assert out.get_potential_energy() == -1.0 and out.positions[1, 0] == pytest.approx(1.9 * 1.2)
+    with pytest.raises(ValueError, match="`element` or `map`"):
+        alchemical(parent, scale=1.0)

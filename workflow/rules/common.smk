@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 from synpretrain import plan
-from synpretrain.config import REFERENCE, check_config, finetune_model, source_model, stage_training
+from synpretrain.config import REFERENCE, check_config, elements_of, finetune_model, source_model, stage_training
 from synpretrain.gpus import job_resources
 from synpretrain.layout import Layout, ModelId, md_pattern, model_file_pattern, model_regex
 from synpretrain.prepared_data import prepared_file
@@ -112,8 +112,9 @@ def source_dataset(source):
     return SOURCES[source].get("dataset", config["pretrain"]["dataset"])
 
 
-def element_of(dataset):
-    return DATASETS[dataset]["element"]
+def type_names(dataset):
+    """NequIP type names of the models trained on a dataset: its elements, sorted."""
+    return elements_of(DATASETS, dataset)
 
 
 def training_inputs(dataset, labeller, n, r_max):
@@ -138,8 +139,8 @@ def source_files(source, npre):
 
 
 def prepared_types(stem):
-    """Type names of a prepared file: the element of the dataset in its path."""
-    return [element_of(stem.split("/")[1])]
+    """Type names of a prepared file: the elements of the dataset in its path."""
+    return type_names(stem.split("/")[1])
 
 
 def gpu_resources(stage, **override):

