@@ -8,6 +8,7 @@ from synpretrain.config import REFERENCE, check_config, elements_of, finetune_mo
 from synpretrain.gpus import job_resources
 from synpretrain.layout import Layout, ModelId, md_pattern, model_file_pattern, model_regex
 from synpretrain.prepared_data import prepared_file
+from synpretrain.user_data import extxyz_files
 
 check_config(config)
 
@@ -59,7 +60,14 @@ def trajectory_files(dataset):
 
 
 def raw_file(dataset):
+    """A downloaded dataset's file: cached under downloads/ (a local `path:` of your own extxyz data
+    is read in place: the file, or every *.extxyz / *.xyz file of the folder)."""
     spec = DATASETS[dataset]
+    if spec.get("format") == "extxyz" and spec.get("path") and not spec.get("url"):
+        try:
+            return [str(p) for p in extxyz_files(spec["path"])]
+        except ValueError as error:
+            raise ValueError(f"datasets.{dataset}.path: {error}") from None
     return L.raw(dataset, Path(spec.get("url") or spec["path"]).name)
 
 

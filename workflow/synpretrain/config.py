@@ -12,7 +12,7 @@ from . import labellers as registry
 
 STAGES = ("pretrain", "finetune", "direct")
 REFERENCE = "reference"  # labeller name meaning "the dataset's own labels"
-LABELLED_FORMATS = {"c-gap-17", "c-gap-20u", "si-gap-18"}
+LABELLED_FORMATS = {"c-gap-17", "c-gap-20u", "si-gap-18", "extxyz"}
 # The experiments a figure draws (workflow/rules/figures.smk); Figs 4 and 5 also need `figures.<name>`.
 FIGURES = ("fig2", "fig3", "fig4", "fig5")
 FIGURE_SETTINGS = ("fig4", "fig5")

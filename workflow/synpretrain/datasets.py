@@ -31,7 +31,9 @@ from ase.units import _amu
 from .extxyz_stream import Pool, blocks
 from .io import atomic_path, read_extxyz, with_labels, write_extxyz
 from .labelling import reference_energy
+from .labellers import as_elements
 from .splits import SHUFFLE_SEED, Split, flagged_split, random_split
+from .user_data import read_user_dataset
 
 C_SYNTH_MEMBER = re.compile(r"(^|/)density-([0-9.]+)-T-([0-9.]+)\.extxyz$")
 AMU_PER_A3_IN_G_CM3 = _amu * 1e3 / 1e-24  # 1 u/A^3 in g/cm^3
@@ -287,7 +289,8 @@ def read_labelled_set(spec: dict, path: str | os.PathLike) -> tuple[list[Atoms],
 def assemble(spec: dict, inputs: dict, outputs: dict, progress=None) -> dict:
     """Build a dataset's train/val/test files from its inputs; return a summary for split.json.
 
-    `inputs`: {"trajectories": [...]} (generated), {"raw": path} (downloaded) or
+    `inputs`: {"trajectories": [...]} (generated), {"raw": path} (downloaded; a list of files for
+    `format: extxyz`) or
     {"train"|"val"|"test": labelled parent files} (derived)."""
     split = spec.get("split") or {}
     if spec["source"] == "generate" or spec.get("format") == "c-synth":
@@ -296,6 +299,13 @@ def assemble(spec: dict, inputs: dict, outputs: dict, progress=None) -> dict:
         density = Interval.parse(spec["density"]) if spec.get("density") else None
         return split_trajectories(streams, outputs, spec.get("min_time", 10), density, split.get("test_size"),
                                   split.get("val_size"), split.get("seed", SHUFFLE_SEED), progress=progress)
+    if spec.get("format") == "extxyz":   # the user's own data: one file or several
+        raw = inputs["raw"]
+        paths = [raw] if isinstance(raw, (str, os.PathLike)) else list(raw)
+        frames, parts, provenance = read_user_dataset(paths, {**spec, "elements": as_elements(spec["element"])})
+        for name, indices in parts.as_dict().items():
+            write_extxyz(outputs[name], [frames[i] for i in indices])
+        return {**provenance, **split_summary(parts)}
     if spec["source"] == "download":
         frames, parts = read_labelled_set(spec, inputs["raw"])
         for name, indices in parts.as_dict().items():

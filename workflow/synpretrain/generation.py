@@ -17,7 +17,6 @@ that is also the order of the elements after the potential file in `pair_coeff`.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import tempfile
 from collections import Counter
@@ -76,6 +75,17 @@ def composition_counts(composition: Composition, n_atoms: int) -> dict[str, int]
     ["Si", "C"] with 16 atoms is Si8C8 too; "C" with 64 atoms is C64 as before."""
     if n_atoms is None or int(n_atoms) != n_atoms or n_atoms <= 0:
         raise ValueError(f"n_atoms must be a positive integer, got {n_atoms!r}")
+    n_atoms = int(n_atoms)
+    ratio = _ratio(composition)
+    total = sum(ratio.values())
+    if n_atoms % total:
+        raise ValueError(f"{n_atoms} atoms cannot have the composition {ratio} "
+                         f"({total} atoms per unit); choose a multiple of {total}")
+    return {symbol: ratio[symbol] * (n_atoms // total) for symbol in sorted(ratio)}
+
+
+def _ratio(composition: Composition) -> dict[str, int]:
+    """{symbol: count} as written in `composition` (validated, zero counts dropped)."""
     if isinstance(composition, str):
         if composition in atomic_numbers:
             ratio = {composition: 1}
@@ -90,35 +100,22 @@ def composition_counts(composition: Composition, n_atoms: int) -> dict[str, int]
         ratio = dict(Counter(composition))
     else:
         raise TypeError(f"composition must be a symbol, formula, dict or list, got {composition!r}")
-    ratio = {symbol: count for symbol, count in ratio.items() if count != 0}
     for symbol, count in ratio.items():
-        if symbol not in atomic_numbers or symbol == "X":
+        if not isinstance(symbol, str) or symbol not in atomic_numbers or symbol == "X":
             raise ValueError(f"unknown element {symbol!r} in composition {composition!r}")
-        if int(count) != count or count < 0:
+        if isinstance(count, bool) or int(count) != count or count < 0:
             raise ValueError(f"counts must be non-negative integers, got {symbol}: {count!r}")
-    total = sum(int(c) for c in ratio.values())
-    if total == 0:
+    ratio = {symbol: int(count) for symbol, count in ratio.items() if count != 0}
+    if not ratio:
         raise ValueError(f"empty composition {composition!r}")
-    if n_atoms % total:
-        raise ValueError(f"{n_atoms} atoms cannot have the composition {ratio} "
-                         f"({total} atoms per unit); choose a multiple of {total}")
-    return {symbol: int(ratio[symbol]) * (int(n_atoms) // total) for symbol in sorted(ratio)}
+    return ratio
 
 
 def element_order(atoms_or_composition) -> list[str]:
     """LAMMPS type order: the sorted element symbols (type 1 = first).  Takes Atoms or a composition."""
     if isinstance(atoms_or_composition, Atoms):
         return sorted(set(atoms_or_composition.get_chemical_symbols()))
-    return list(composition_counts(atoms_or_composition, _units(atoms_or_composition)))
-
-
-def _units(composition: Composition) -> int:
-    """Atoms in one formula unit of `composition` (so composition_counts accepts it)."""
-    if isinstance(composition, str):
-        return 1 if composition in atomic_numbers else sum(Formula(composition).count().values())
-    if isinstance(composition, Mapping):
-        return max(1, sum(int(c) for c in composition.values()))
-    return max(1, len(composition))
+    return sorted(_ratio(atoms_or_composition))
 
 
 def cubic_cell_length(n_atoms: int, density: float, element: Composition = "C") -> float:
@@ -226,8 +223,25 @@ def driving_potential(potential: DrivingPotential) -> tuple[str, Path]:
     candidates = [potentials_dir() / name, name] if len(name.parts) == 1 else [name]
     for path in candidates:
         if path.is_file():
-            return str(potential["pair_style"]).strip(), path.resolve() if path is name else path
+            return str(potential["pair_style"]).strip(), path if path.is_absolute() else path.resolve()
     raise FileNotFoundError(f"potential file {str(name)!r} found neither in {potentials_dir()} nor as a path")
+
+
+def load_structure(lmp, atoms: Atoms, potential: DrivingPotential) -> None:
+    """Read `atoms` into the LAMMPS instance `lmp` (metal units, periodic) and set the driving
+    potential: types = sorted element symbols with their masses, `pair_coeff * * <file> <types>`."""
+    pair_style, path = driving_potential(potential)
+    elements = element_order(atoms)
+    file_arg = f'"{path}"' if any(c.isspace() for c in str(path)) else str(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "start.data"
+        ase.io.write(data, atoms, format="lammps-data", masses=True, units="metal", specorder=elements)
+        lmp.commands_list([
+            "units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
+            f"read_data {data}",
+            f"pair_style {pair_style}",
+            f"pair_coeff * * {file_arg} {' '.join(elements)}",
+        ])
 
 
 def melt_quench_anneal(atoms: Atoms, anneal_T: float, potential: DrivingPotential = "lcbop",
@@ -238,9 +252,7 @@ def melt_quench_anneal(atoms: Atoms, anneal_T: float, potential: DrivingPotentia
     `potential` is "lcbop", "tersoff" or {"pair_style": <any LAMMPS pair style, arguments
     allowed>, "potential": <file>} for styles set by `pair_coeff * * <file> <elements>`.  Atom
     types are the sorted element symbols of `atoms` (`element_order`), each with its mass."""
-    pair_style, path = driving_potential(potential)
-    elements = element_order(atoms)
-    file_arg = f'"{path}"' if any(c.isspace() for c in str(path)) else str(path)
+    driving_potential(potential)  # fail on a bad potential before starting LAMMPS
     steps_per_frame = int(round(protocol.frame_every_ps * 1000 / protocol.timestep_fs))
     stages = [  # (start T, end T, duration ps)
         (protocol.melt_T, protocol.melt_T, protocol.melt_ps),
@@ -250,17 +262,11 @@ def melt_quench_anneal(atoms: Atoms, anneal_T: float, potential: DrivingPotentia
     frames: list[Atoms] = []
     lmp = new_lammps()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            data = Path(tmp) / "start.data"
-            ase.io.write(data, atoms, format="lammps-data", masses=True, units="metal")
-            lmp.commands_list([
-                "units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
-                f"read_data {data}",
-                f"pair_style {pair_style}",
-                f"pair_coeff {coeff.format(file=potential_file(filename), element=element)}",
-                f"timestep {protocol.timestep_fs / 1000}",
-                f"velocity all create {protocol.melt_T} {seed} mom yes rot yes dist gaussian",
-            ])
+        load_structure(lmp, atoms, potential)
+        lmp.commands_list([
+            f"timestep {protocol.timestep_fs / 1000}",
+            f"velocity all create {protocol.melt_T} {seed} mom yes rot yes dist gaussian",
+        ])
 
         def snapshot(time_ps: float) -> None:
             x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
@@ -304,9 +310,14 @@ def run_seeds(generate: dict) -> dict[tuple[float, float], tuple[int, int]]:
 
 
 def synthetic_trajectory(n_atoms: int, density: float, anneal_T: float, run_id: int, seed: int,
-                         potential: str = "lcbop", element: str = "C", min_distance: float = 1.2,
-                         protocol: MeltQuenchAnneal = MeltQuenchAnneal(), progress=None) -> list[Atoms]:
-    """One C-SYNTH-style trajectory with the published info keys on every frame."""
+                         potential: DrivingPotential = "lcbop", element: Composition = "C",
+                         min_distance: MinDistance = 1.2, protocol: MeltQuenchAnneal = MeltQuenchAnneal(),
+                         progress=None) -> list[Atoms]:
+    """One C-SYNTH-style trajectory with the published info keys on every frame.
+
+    `element` is the composition (symbol, formula, dict or list: `composition_counts`),
+    `min_distance` a number or per-pair dict and `potential` a name or {pair_style, potential}:
+    see `random_cell` and `melt_quench_anneal`."""
     start = random_cell(n_atoms, density, element, min_distance, seed=seed)
     frames = melt_quench_anneal(start, anneal_T, potential, protocol, seed=seed + 1, progress=progress)
     for frame in frames:
