@@ -176,6 +176,7 @@ def test_a_labeller_asked_for_an_element_it_does_not_cover_fails_at_start():
     config = load(DEMO)
     config["labellers"]["tersoff"]["kim_model"] = "Tersoff_LAMMPS_Tersoff_1989_SiC__MO_171585019474_002"
     config["datasets"]["c-synth"]["element"] = ["C", "Ge"]       # the model's name declares Si and C
+    config["datasets"]["c-synth"]["generate"]["driving_potential"] = {"pair_style": "tersoff", "potential": "SiCGe.tersoff"}
     with pytest.raises(ConfigError, match="labeller 'tersoff' \\(kim\\) cannot label Ge"):
         check_config(config)
 
@@ -184,6 +185,7 @@ def test_multi_element_datasets_and_alchemical_maps():
     config = load(DEMO)
     for name in ("c-synth", "c-real", "c-dense"):
         config["datasets"][name]["element"] = ["Si", "C"]
+        config["datasets"][name]["generate"]["driving_potential"] = "tersoff"       # SiC.tersoff
     config["labellers"]["lcbop"] = {"type": "lammps", "pair_style": "tersoff", "potential": "SiC.tersoff",
                                     "element": ["Si", "C"]}
     config["datasets"]["c-synth-si"]["derived"]["transform"] = {"type": "alchemical", "map": {"C": "Si"}, "scale": 1.5}
@@ -202,4 +204,19 @@ def test_an_alchemical_transform_needs_element_or_map():
     config = load(DEMO)
     config["datasets"]["c-synth-si"]["derived"]["transform"]["map"] = {"C": "Si"}
     with pytest.raises(ConfigError, match="give `element` .every atom. or `map`"):
+        check_config(config)
+
+
+def test_generation_composition_and_driving_potential_are_checked():
+    config = load(DEMO)
+    config["datasets"]["c-real"]["element"] = ["Si", "C"]
+    config["datasets"]["c-real"]["generate"]["composition"] = {"Si": 1, "Ge": 1}
+    with pytest.raises(ConfigError, match=r"datasets\.c-real\.generate\.composition: Ge, Si are not the dataset's"):
+        check_config(config)
+    config["datasets"]["c-real"]["generate"]["composition"] = "SiC"
+    with pytest.raises(ConfigError, match=r"generate\.driving_potential: lcbop drives C, not Si"):
+        check_config(config)
+    config["datasets"]["c-real"]["generate"]["driving_potential"] = {"pair_style": "tersoff", "potential": "SiC.tersoff"}
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match="targets.c-real.labeller|experiments.fig"):   # now a Si-C target of C models
         check_config(config)

@@ -103,3 +103,34 @@ def test_xtb_labels_a_small_cell():
     result = label([diamond()], calc, e_iso)
     assert not result.dropped
     assert result.frames[0].get_potential_energy() < 0     # bound relative to free atoms
+
+
+def zincblende_sic():
+    return bulk("SiC", "zincblende", a=4.36, cubic=True)     # 8 atoms: Si4C4
+
+
+@pytest.mark.parametrize("options", [
+    {"type": "lammps", "pair_style": "tersoff", "potential": "SiC.tersoff", "element": ["Si", "C"]},
+    {"type": "chgnet"},
+    {"type": "sevennet"},                                      # 7net-0: weights in the wheel
+    {"type": "xtb", "method": "GFN1-xTB"},
+])
+def test_two_element_labels(options):
+    """Every labeller of a two-element material: isolated-atom energies per element, referenced
+    energies, and (a perfect zincblende crystal) forces that cancel by symmetry."""
+    labeller = labellers.REGISTRY[options["type"]]
+    assert {"Si", "C"} <= labeller.covers(options)
+    calc = labellers.make_calculator(options["type"], options)
+    e_iso = isolated_atom_energies(calc, ["Si", "C"])
+    assert set(e_iso) == {"C", "Si"} and all(np.isfinite(list(e_iso.values())))
+    result = label([zincblende_sic()], calc, e_iso)
+    assert not result.dropped
+    energy = result.frames[0].get_potential_energy()
+    assert -8 * 12 < energy < -8 * 2                          # bound: 2-12 eV/atom below free atoms
+    assert np.abs(result.frames[0].get_forces()).max() < 0.05
+
+
+def test_kim_model_names_declare_their_species():
+    assert labellers.kim_species("Tersoff_LAMMPS_Tersoff_1989_SiC__MO_171585019474_002") == {"Si", "C"}
+    assert labellers.kim_species("EDIP_LAMMPS_Marks_2000_C__MO_374144505645_000") == {"C"}
+    assert labellers.kim_species("not a KIM name") is None

@@ -15,12 +15,13 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     run_id, seed = run_seeds(gen)[(density, temperature)]
     protocol = MeltQuenchAnneal(melt_T=gen["melt_T"], melt_ps=gen["melt_ps"], quench_ps=gen["quench_ps"],
                                 anneal_ps=gen["anneal_ps"], timestep_fs=gen["timestep_fs"])
+    composition = gen.get("composition", spec["element"])
     print(f"{snakemake.wildcards.dataset}: density {density} g/cm3, anneal {temperature} K, "
-          f"run {run_id}, seed {seed}, {gen['n_atoms']} {spec['element']} atoms, "
+          f"run {run_id}, seed {seed}, {gen['n_atoms']} atoms of {composition}, "
           f"driven by {gen['driving_potential']}", flush=True)
     bar = progress(n_frames(protocol) - 1, "MD frames", log)
     frames = synthetic_trajectory(gen["n_atoms"], density, temperature, run_id, seed,
-                                  potential=gen["driving_potential"], element=spec["element"],
+                                  potential=gen["driving_potential"], element=composition,
                                   min_distance=gen["min_distance"], protocol=protocol, progress=bar)
     bar.close()
     write_extxyz(snakemake.output[0], frames)

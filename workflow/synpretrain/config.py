@@ -8,7 +8,10 @@ It never touches the file system: planning a paper-scale DAG must not need its d
 """
 from __future__ import annotations
 
+import re
+
 from . import labellers as registry
+from .generation import DRIVING_ELEMENTS
 
 STAGES = ("pretrain", "finetune", "direct")
 REFERENCE = "reference"  # labeller name meaning "the dataset's own labels"
@@ -64,6 +67,8 @@ def check_config(config: dict) -> None:
                      f"{', '.join(missing)} of dataset {dataset!r}; it covers {_known(covered)}")
 
     for name, spec in datasets.items():
+        if spec["source"] == "generate":
+            _check_generation(name, spec)
         if spec["source"] == "download":
             _require(bool(spec.get("url") or spec.get("path")),
                      f"datasets.{name}: a downloaded dataset needs `url:` or `path:`")
@@ -110,6 +115,20 @@ def check_config(config: dict) -> None:
                      f"the models of {name} are trained on {_known(target_elements)}")
 
     _check_figures(config)
+
+
+def _check_generation(name: str, spec: dict) -> None:
+    gen, elements = spec["generate"], set(registry.as_elements(spec["element"]))
+    composition = gen.get("composition")
+    if composition is not None:
+        symbols = set(composition) if isinstance(composition, dict) else set(re.findall(r"[A-Z][a-z]?", composition))
+        _require(symbols == elements, f"datasets.{name}.generate.composition: {_known(symbols)} are not the "
+                 f"dataset's elements ({_known(elements)})")
+    potential = gen.get("driving_potential", "lcbop")
+    if isinstance(potential, str):
+        _require(elements <= DRIVING_ELEMENTS[potential], f"datasets.{name}.generate.driving_potential: {potential} "
+                 f"drives {_known(DRIVING_ELEMENTS[potential])}, not {_known(elements - DRIVING_ELEMENTS[potential])}; "
+                 f"give {{pair_style: ..., potential: FILE}} for another material")
 
 
 def _check_figures(config: dict) -> None:

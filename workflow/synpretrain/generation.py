@@ -63,6 +63,7 @@ DRIVING_POTENTIALS = {
     "lcbop": {"pair_style": "lcbop", "potential": "C.lcbop"},
     "tersoff": {"pair_style": "tersoff", "potential": "SiC.tersoff"},
 }
+DRIVING_ELEMENTS = {"lcbop": frozenset({"C"}), "tersoff": frozenset({"C", "Si"})}  # what each can drive
 
 
 def composition_counts(composition: Composition, n_atoms: int) -> dict[str, int]:

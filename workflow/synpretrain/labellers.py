@@ -273,7 +273,12 @@ def _sevennet(options: dict) -> Calculator:
     return SevenNetCalculator(model=options.get("model", "7net-0"), device=options.get("device", "cpu"))
 
 
+SEVENNET_0 = up_to(94) - {"Po", "At", "Rn", "Fr", "Ra"}   # the 89 elements of the weights in the wheel
+
+
 register(Labeller(
     name="sevennet",
     description="SevenNet universal ML potential (pre-trained weights ship in the wheel)",
-    make=_sevennet, packages=("sevenn",), install_hint="pip install sevenn"))
+    make=_sevennet, packages=("sevenn",), install_hint="pip install sevenn",
+    covers=lambda options: SEVENNET_0 if options.get("model", "7net-0") in ("7net-0", "7net-0_22may2024",
+                                                                             "7net-l3i5", "7net-mf-0") else None))
