@@ -185,3 +185,23 @@ def test_run_seeds_are_stable_and_follow_the_grid():
     assert [run_id for run_id, _ in seeds.values()] == [0, 1, 2, 3]
     assert seeds == run_seeds(dict(generate))                                # a pure function
     assert seeds[(1.75, 2500.0)][1] != run_seeds({**generate, "seed": 2001})[(1.75, 2500.0)][1]
+
+
+def test_any_ase_calculator_drives_the_protocol():
+    """`driving_potential: {labeller: ...}`: the same protocol in ASE MD (here ASE's own Tersoff,
+    SiC 1989 parameters, on Si4C4): every frame, the info keys, atoms kept apart."""
+    from ase.calculators.tersoff import Tersoff
+
+    protocol = MeltQuenchAnneal(melt_T=3000, melt_ps=0.1, quench_ps=0.1, anneal_ps=0.1, frame_every_ps=0.05,
+                                timestep_fs=1.0)
+    calc = Tersoff.from_lammps(str(Path(__import__("synpretrain.generation", fromlist=["potentials_dir"])
+                                        .potentials_dir()) / "SiC.tersoff"))
+    frames = synthetic_trajectory(8, 3.0, 2000, run_id=0, seed=11, element={"Si": 1, "C": 1},
+                                  min_distance={"Si-Si": 2.0, "Si-C": 1.6, "C-C": 1.2}, protocol=protocol,
+                                  calculator=calc)
+    assert len(frames) == n_frames(protocol)
+    assert [f.info["time"] for f in frames[:3]] == [0.0, 0.05, 0.1]
+    assert all(sorted(f.get_chemical_symbols()) == ["C"] * 4 + ["Si"] * 4 for f in frames)
+    assert all(np.isfinite(f.positions).all() and f.info["density"] == 3.0 for f in frames)
+    _, d = get_distances(frames[-1].positions, cell=frames[-1].cell, pbc=True)
+    assert d[~np.eye(8, dtype=bool)].min() > 0.8

@@ -15,6 +15,7 @@ rule generate_trajectory:
     threads: 1
     params:
         spec=lambda wc: DATASETS[wc.dataset],
+        labellers=LABELLERS,  # a `driving_potential: {labeller: NAME}` runs ASE MD with it
     script:
         "../scripts/generate_trajectory.py"
 

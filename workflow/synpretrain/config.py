@@ -69,6 +69,9 @@ def check_config(config: dict) -> None:
     for name, spec in datasets.items():
         if spec["source"] == "generate":
             _check_generation(name, spec)
+            driver = spec["generate"].get("driving_potential")
+            if isinstance(driver, dict) and "labeller" in driver:
+                labeller_of(f"datasets.{name}.generate.driving_potential.labeller", name, driver["labeller"])
         if spec["source"] == "download":
             _require(bool(spec.get("url") or spec.get("path")),
                      f"datasets.{name}: a downloaded dataset needs `url:` or `path:`")

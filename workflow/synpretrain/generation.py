@@ -296,6 +296,49 @@ def melt_quench_anneal(atoms: Atoms, anneal_T: float, potential: DrivingPotentia
     return frames
 
 
+def melt_quench_anneal_ase(atoms: Atoms, anneal_T: float, calculator, protocol: MeltQuenchAnneal = MeltQuenchAnneal(),
+                           seed: int = 1, progress=None) -> list[Atoms]:
+    """The same protocol in ASE, driven by any ASE calculator (e.g. a universal potential of the
+    labeller registry, for a material no LAMMPS potential describes).  Langevin dynamics at the
+    mean temperature of each frame's ramp chunk (LAMMPS: Nose-Hoover ramping within the chunk);
+    one force call per step, so as slow as the calculator: minutes for a CHGNet run of 64 atoms."""
+    from ase import units
+    from ase.constraints import FixCom
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+
+    steps_per_frame = int(round(protocol.frame_every_ps * 1000 / protocol.timestep_fs))
+    stages = [(protocol.melt_T, protocol.melt_T, protocol.melt_ps), (protocol.melt_T, anneal_T, protocol.quench_ps),
+              (anneal_T, anneal_T, protocol.anneal_ps)]
+    work = atoms.copy()
+    work.calc = calculator
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(work, temperature_K=protocol.melt_T, rng=rng)
+    Stationary(work)
+    ZeroRotation(work)
+    work.set_constraint(FixCom())  # the centre of mass stays put (ASE's recommendation over fixcm)
+    dynamics = Langevin(work, protocol.timestep_fs * units.fs, temperature_K=protocol.melt_T,
+                        friction=1 / (protocol.thermostat_damping_ps * 1000 * units.fs), fixcm=False, rng=rng)
+
+    def snapshot(time_ps: float) -> Atoms:
+        frame = Atoms(work.symbols, positions=work.positions.copy(), cell=work.cell, pbc=True)
+        frame.wrap()
+        frame.info.update(time=round(time_ps, 6))
+        return frame
+
+    time_ps, frames = 0.0, [snapshot(0.0)]
+    for start_T, end_T, duration in stages:
+        n_chunks = int(round(duration / protocol.frame_every_ps))
+        for i in range(n_chunks):
+            dynamics.set_temperature(temperature_K=start_T + (end_T - start_T) * (i + 0.5) / n_chunks)
+            dynamics.run(steps_per_frame)
+            time_ps += protocol.frame_every_ps
+            frames.append(snapshot(time_ps))
+            if progress is not None:
+                progress.update(1)
+    return frames
+
+
 def run_seeds(generate: dict) -> dict[tuple[float, float], tuple[int, int]]:
     """(density, anneal temperature) -> (run_id, seed) of every run of a `generate:` block.
 
@@ -313,14 +356,18 @@ def run_seeds(generate: dict) -> dict[tuple[float, float], tuple[int, int]]:
 def synthetic_trajectory(n_atoms: int, density: float, anneal_T: float, run_id: int, seed: int,
                          potential: DrivingPotential = "lcbop", element: Composition = "C",
                          min_distance: MinDistance = 1.2, protocol: MeltQuenchAnneal = MeltQuenchAnneal(),
-                         progress=None) -> list[Atoms]:
+                         progress=None, calculator=None) -> list[Atoms]:
     """One C-SYNTH-style trajectory with the published info keys on every frame.
 
     `element` is the composition (symbol, formula, dict or list: `composition_counts`),
     `min_distance` a number or per-pair dict and `potential` a name or {pair_style, potential}:
-    see `random_cell` and `melt_quench_anneal`."""
+    see `random_cell` and `melt_quench_anneal`.  With an ASE `calculator` the MD runs in ASE
+    instead (`melt_quench_anneal_ase`; `potential` is then ignored)."""
     start = random_cell(n_atoms, density, element, min_distance, seed=seed)
-    frames = melt_quench_anneal(start, anneal_T, potential, protocol, seed=seed + 1, progress=progress)
+    if calculator is not None:
+        frames = melt_quench_anneal_ase(start, anneal_T, calculator, protocol, seed=seed + 1, progress=progress)
+    else:
+        frames = melt_quench_anneal(start, anneal_T, potential, protocol, seed=seed + 1, progress=progress)
     for frame in frames:
         frame.info.update(density=float(density), anneal_T=float(anneal_T), run_id=int(run_id))
     return frames
