@@ -305,7 +305,7 @@ def melt_quench_anneal_ase(atoms: Atoms, anneal_T: float, calculator, protocol: 
     from ase import units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
     steps_per_frame = int(round(protocol.frame_every_ps * 1000 / protocol.timestep_fs))
     stages = [(protocol.melt_T, protocol.melt_T, protocol.melt_ps), (protocol.melt_T, anneal_T, protocol.quench_ps),
@@ -313,9 +313,8 @@ def melt_quench_anneal_ase(atoms: Atoms, anneal_T: float, calculator, protocol: 
     work = atoms.copy()
     work.calc = calculator
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(work, temperature_K=protocol.melt_T, rng=rng)
+    thermalize_momenta(work, temperature_K=protocol.melt_T, rng=rng)
     Stationary(work)
-    ZeroRotation(work)
     work.set_constraint(FixCom())  # the centre of mass stays put (ASE's recommendation over fixcm)
     dynamics = Langevin(work, protocol.timestep_fs * units.fs, temperature_K=protocol.melt_T,
                         friction=1 / (protocol.thermostat_damping_ps * 1000 * units.fs), fixcm=False, rng=rng)
