@@ -69,6 +69,10 @@ def test_all_builds_figure_and_table(tiny_run):
         assert math.isfinite(mean) and mean > 0 and std >= 0
     assert "| n | Direct |" in (results / "tables" / "table1.md").read_text()
     assert r"\begin{tabular}" in (results / "tables" / "table1.tex").read_text()
+    claims = pd.read_csv(results / "tables" / "paper_claims.csv", index_col=0)
+    assert list(claims.index) == ["a", "b", "c"] and claims["reproduced"].dtype == bool
+    assert "n=2: direct" in claims.loc["b", "value"]                   # our numbers, at our smallest n
+    assert pd.read_csv(results / "tables" / "paper_comparison.csv").empty   # no (source, n) of the paper's
 
 
 def test_every_figure_is_a_pdf(tiny_run):
@@ -272,5 +276,5 @@ def test_the_report_is_snakemakes_own(tiny_run):
     result = snakemake(tiny_run, "--report", "results/report.html")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     html = (tiny_run / "results" / "report.html").read_text()
-    for name in ("fig2.pdf", "fig3.pdf", "fig4.pdf", "fig5.pdf", "table1.csv", "compute.csv"):
+    for name in ("fig2.pdf", "fig3.pdf", "fig4.pdf", "fig5.pdf", "table1.csv", "compute.csv", "paper_claims.csv"):
         assert name in html, name

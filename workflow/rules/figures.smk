@@ -101,3 +101,22 @@ rule fig5:
         note=config["figure_note"],
     script:
         "../scripts/fig5.py"
+
+
+rule paper_comparison:
+    """Our Table 1 against the paper's published numbers, and the paper's claims on ours."""
+    input:
+        table=L.table("table1"),
+        paper=workflow.source_path("../../resources/paper/table1.csv"),
+    output:
+        cells=report(L.table("paper_comparison"), caption="../report/paper_comparison.rst", category="Tables"),
+        claims=report(L.table("paper_claims"), caption="../report/paper_claims.rst", category="Tables"),
+    log:
+        "logs/tables/paper_comparison.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        empirical=lambda wc: plan.source_labels(config, "fig3", "empirical"),
+        ml=lambda wc: plan.source_labels(config, "fig3", "ml"),
+    script:
+        "../scripts/paper_comparison.py"

@@ -120,6 +120,12 @@ def experiment_params(config: dict, name: str) -> dict:
             "displays": {source: display(config, source) for source in spec.get("sources", [])}}
 
 
+def source_labels(config: dict, name: str, family: str) -> list[str]:
+    """The labels (as Table 1's columns) of an experiment's sources of one display family."""
+    return [display(config, s).get("label", s) for s in config["experiments"][name]["sources"]
+            if display(config, s).get("family", "ml") == family]
+
+
 def bars_n(config: dict) -> int:
     """Fig 5's bars: `figures.fig5.bars_n`, else the experiment's largest n."""
     return config["figures"]["fig5"].get("bars_n") or max(config["experiments"]["fig5"]["sizes"])
@@ -139,7 +145,7 @@ def reported(config: dict, layout: Layout) -> list[str]:
     """The figures and tables the report shows."""
     files = [layout.figure(name) for name in FIGURES if figure_enabled(config, name)]
     if "fig3" in config["experiments"]:
-        files.append(layout.table("table1"))
+        files += [layout.table("table1"), layout.table("paper_comparison"), layout.table("paper_claims")]
     return files + [layout.table("compute"), layout.table("compute_forecast")]
 
 
