@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.parametrize("configfile", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_plans(tmp_path, configfile):
+    (tmp_path / "resources").symlink_to(REPO / "resources")   # paths are relative to where snakemake runs
     jobs = planned_jobs(snakemake(tmp_path, "-n", "all", configfile=configfile))
     assert jobs["fig3"] == 1 and jobs["table1"] == 1 and jobs["finetune"] > 0 and jobs["direct"] > 0
 
