@@ -88,18 +88,23 @@ def test_a_collapse_below_the_collapse_distance_stops_the_run():
     assert summary["min_distance"] < 1.0
 
 
-class _NaNAfter:
-    """A calculator whose energy and forces turn NaN after `calls` force evaluations (a model that blew up)."""
+class _FailsAfter:
+    """A calculator that fails after `calls` force evaluations: its energy and forces turn NaN (a
+    model that blew up), or `raises` is raised (a job killed at its time limit)."""
 
-    def __init__(self, calc, calls):
-        self.calc, self.calls = calc, calls
+    def __init__(self, calc, calls, raises=None):
+        self.calc, self.calls, self.raises = calc, calls, raises
 
     def __getattr__(self, name):
         return getattr(self.calc, name)
 
     def get_forces(self, atoms=None):
         self.calls -= 1
-        return self.calc.get_forces(atoms) if self.calls >= 0 else np.full((len(atoms), 3), np.nan)
+        if self.calls >= 0:
+            return self.calc.get_forces(atoms)
+        if self.raises is not None:
+            raise self.raises()
+        return np.full((len(atoms), 3), np.nan)
 
     def get_potential_energy(self, atoms=None, force_consistent=False):
         return self.calc.get_potential_energy(atoms) if self.calls >= 0 else float("nan")
@@ -108,7 +113,7 @@ class _NaNAfter:
 def test_non_finite_forces_stop_the_run():
     atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat(2)
     calc = MorsePotential(epsilon=6.0, r0=1.54, rho0=6.0, rcut1=2.0, rcut2=2.6)
-    rows, summary = run(atoms, _NaNAfter(calc, calls=45), SHORT, cutoff=C_CUTOFF)
+    rows, summary = run(atoms, _FailsAfter(calc, calls=45), SHORT, cutoff=C_CUTOFF)
     assert summary["completed"] is False
     assert 1 <= len(rows) < 5 and summary["simulated_ps"] == rows[-1]["time_ps"] < 0.04
     assert all(np.isfinite(r["epot_per_atom"]) and np.isfinite(r["min_distance"]) for r in rows)
@@ -117,25 +122,6 @@ def test_non_finite_forces_stop_the_run():
 
 class _Killed(Exception):
     pass
-
-
-class _DiesAfter:
-    """A calculator that dies (like a job at its time limit) after `calls` force evaluations."""
-
-    def __init__(self, calc, calls):
-        self.calc, self.calls = calc, calls
-
-    def __getattr__(self, name):
-        return getattr(self.calc, name)
-
-    def get_forces(self, atoms=None):
-        self.calls -= 1
-        if self.calls < 0:
-            raise _Killed()
-        return self.calc.get_forces(atoms)
-
-    def get_potential_energy(self, atoms=None, force_consistent=False):
-        return self.calc.get_potential_energy(atoms)
 
 
 def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(tmp_path):
@@ -156,7 +142,7 @@ def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(tmp_path):
 
     parts = Checkpoint(tmp_path / "b.npz", tmp_path / "b.extxyz", every_ps=0.01)
     with pytest.raises(_Killed):                       # dies in mid-run, some frames after a save
-        run(atoms, _DiesAfter(lcbop(), calls=230), protocol, cutoff=C_CUTOFF, checkpoint=parts)
+        run(atoms, _FailsAfter(lcbop(), calls=230, raises=_Killed), protocol, cutoff=C_CUTOFF, checkpoint=parts)
     written = len(ase.io.read(parts.trajectory, ":"))
     assert parts.state.exists() and 4 <= written < 13
     resumed_rows, resumed = run(atoms, lcbop(), protocol, cutoff=C_CUTOFF, checkpoint=parts)

@@ -278,3 +278,18 @@ def test_the_report_is_snakemakes_own(tiny_run):
     html = (tiny_run / "results" / "report.html").read_text()
     for name in ("fig2.pdf", "fig3.pdf", "fig4.pdf", "fig5.pdf", "table1.csv", "compute.csv", "paper_claims.csv"):
         assert name in html, name
+
+
+def test_under_the_slurm_profile_cpus_come_from_threads(tmp_path):
+    """The SLURM plugin takes `cpus_per_task` over a rule's `threads` where a resource sets it: the
+    profile must not (it did: a 4-thread evaluation job of the paper got 1 CPU). The e2e test
+    checks the sbatch lines of a real run."""
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--profile",
+                             str(REPO / "profiles" / "slurm"), "--directory", str(tmp_path), "-n",
+                             "results/eval/pretrain/c-ace/n10000/cnt.json"],
+                            capture_output=True, text=True, timeout=300, cwd=REPO)
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text[-3000:]
+    resources = [line for line in text.splitlines() if line.strip().startswith("resources:")]
+    assert resources and not any("cpus_per_task" in line for line in resources)
+    assert any("slurm_partition=gpu" in line and "runtime=2880" in line for line in resources)  # pre-training: config

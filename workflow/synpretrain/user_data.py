@@ -70,15 +70,19 @@ def passes(info: dict, filters: dict) -> str | None:
     return None
 
 
+def _label(atoms: Atoms, store: dict, key: str, what: str, config_key: str, where: str):
+    """`store[key]` (atoms.info or atoms.arrays), else the calculator's result `key`."""
+    if key in store:
+        return store[key]
+    if atoms.calc is not None and key in atoms.calc.results:
+        return atoms.calc.results[key]
+    raise ValueError(f"{where} has no {what}: no {'info key' if store is atoms.info else 'per-atom array'} "
+                     f"{key!r} and no calculator result {key!r} (config key `{config_key}`)")
+
+
 def energy_label(atoms: Atoms, key: str, where: str) -> float:
     """`atoms.info[key]`, else the calculator's result `key`; finite."""
-    if key in atoms.info:
-        value = atoms.info[key]
-    elif atoms.calc is not None and key in atoms.calc.results:
-        value = atoms.calc.results[key]
-    else:
-        raise ValueError(f"{where} has no energy label: no info key {key!r} and no calculator result "
-                         f"{key!r} (config key `energy_key`)")
+    value = _label(atoms, atoms.info, key, "energy label", "energy_key", where)
     try:
         energy = float(value)
     except (TypeError, ValueError):
@@ -90,14 +94,7 @@ def energy_label(atoms: Atoms, key: str, where: str) -> float:
 
 def forces_label(atoms: Atoms, key: str, where: str) -> np.ndarray:
     """`atoms.arrays[key]`, else the calculator's result `key`; shape (n_atoms, 3), finite."""
-    if key in atoms.arrays:
-        value = atoms.arrays[key]
-    elif atoms.calc is not None and key in atoms.calc.results:
-        value = atoms.calc.results[key]
-    else:
-        raise ValueError(f"{where} has no forces: no per-atom array {key!r} and no calculator result "
-                         f"{key!r} (config key `forces_key`)")
-    forces = np.asarray(value, dtype=float)
+    forces = np.asarray(_label(atoms, atoms.arrays, key, "forces", "forces_key", where), dtype=float)
     if forces.shape != (len(atoms), 3):
         raise ValueError(f"{where}: forces {key!r} have shape {forces.shape}, expected ({len(atoms)}, 3) "
                          "(config key `forces_key`)")
