@@ -37,11 +37,12 @@ def test_loss_ema_optimiser_and_early_stopping():
     assert module["loss"]["per_atom_energy"] is True
     assert module["loss"]["coeffs"] == {"total_energy": 4.0, "forces": 1.0}
     assert module["optimizer"] == {"_target_": "torch.optim.Adam", "lr": 0.01}
-    stop, checkpoint, timer = config["trainer"]["callbacks"]
+    stop, checkpoint, last, timer = config["trainer"]["callbacks"]
     assert timer["_target_"] == "synpretrain.nequip_callbacks.EpochTimer"
     assert stop["monitor"] == checkpoint["monitor"] == "val0_epoch/forces_rmse"
     assert (stop["patience"], stop["min_delta"]) == (40, 0.005)
-    assert checkpoint["filename"] == "best" and checkpoint["save_last"] is True
+    assert checkpoint["filename"] == "best" and checkpoint["save_last"] is False    # LastCheckpoint writes last.ckpt
+    assert last["_target_"].endswith("LastCheckpoint") and last["path"].endswith("/last.ckpt")
     assert config["trainer"]["max_epochs"] == 300 and config["trainer"]["accelerator"] == "auto"
     assert config["data"]["train_dataloader"]["batch_size"] == 10
     assert config["data"]["val_dataloader"]["batch_size"] == 20
@@ -76,7 +77,7 @@ def test_stage_overrides():
 
 def test_monitor_can_include_the_energy():
     training = {**TRAINING, "early_stopping": {"patience": 40, "min_delta": 0.005, "monitor": "weighted_sum"}}
-    stop, checkpoint, _ = render(training=training)["trainer"]["callbacks"]
+    stop, checkpoint, _, _ = render(training=training)["trainer"]["callbacks"]
     assert stop["monitor"] == checkpoint["monitor"] == "val0_epoch/weighted_sum"
 
 

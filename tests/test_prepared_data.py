@@ -73,6 +73,8 @@ def test_a_finished_model_whose_outputs_were_deleted_is_restored_not_retrained(t
         second = training.train(out, config, package, summary_path, 1, log, extra={**provenance, "gpu": "0"},
                                 evaluations=[(data / "val.extxyz", tmp_path / "second.json")])
     assert "restored the finished model" in (tmp_path / "second.log").read_text()
+    import torch    # last.ckpt is the last epoch's, whichever epoch was best (what a killed job resumes from)
+    assert torch.load(out / "last.ckpt", weights_only=False)["epoch"] == first["epochs"] - 1
     assert second == first and package.read_bytes() == package_bytes
     # the restored model is evaluated again (its test sets may have changed), to the same numbers
     evaluated = [json.loads((tmp_path / f"{name}.json").read_text()) for name in ("first", "second")]

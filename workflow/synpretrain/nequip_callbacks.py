@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, Checkpoint
 
 
 class EpochTimer(Callback):
@@ -33,6 +35,25 @@ class EpochTimer(Callback):
                   "n_val": _count(trainer.val_dataloaders), "unix_time": round(time.time(), 3)}
         with open(self.path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
+
+
+class LastCheckpoint(Checkpoint):
+    """`path` (last.ckpt) after every epoch, written atomically: what a killed job resumes from.
+
+    Lightning's `ModelCheckpoint(save_last=True)` writes last.ckpt only when it saves a new best, so
+    a job killed on a plateau of the validation error would restart from its last best epoch (the
+    SLURM e2e test saw one restart three times from epoch 472 of 9000).  Saved where ModelCheckpoint
+    saves when validation runs every epoch: at the end of the training epoch, after validation (and
+    NequIP's EMA weight swap) is over; a `Checkpoint` subclass runs after the other callbacks, so
+    the early-stopping state of the epoch is in the file."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, self.path)
 
 
 def _count(loader) -> int | None:

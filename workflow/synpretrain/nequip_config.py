@@ -134,8 +134,9 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
          "mode": "min", "min_delta": float(stopping["min_delta"]),
          "patience": int(stopping["patience"])},
         {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "monitor": monitor_key(training),
-         "mode": "min", "dirpath": str(out_dir), "filename": "best", "save_last": True,
+         "mode": "min", "dirpath": str(out_dir), "filename": "best", "save_last": False,
          "save_top_k": 1},
+        {"_target_": "synpretrain.nequip_callbacks.LastCheckpoint", "path": str(Path(out_dir) / "last.ckpt")},
         {"_target_": "synpretrain.nequip_callbacks.EpochTimer", "path": str(Path(out_dir) / TIMINGS)},
     ]
     if training.get("tf32", False):
