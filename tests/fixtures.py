@@ -23,7 +23,8 @@ TINY_MODEL = {"num_layers": 1, "num_features": 4, "l_max": 1, "parity": True, "r
               "model_dtype": "float32"}
 TINY_TRAINING = {"lr": 0.01, "batch_size": 2, "val_batch_size": 4, "max_epochs": 4, "ema_decay": 0.99,
                  "energy_weight": 4.0, "force_weight": 1.0, "accelerator": "cpu", "deterministic": True,
-                 "early_stopping": {"patience": 100, "min_delta": 0.0}}
+                 "early_stopping": {"patience": 100, "min_delta": 0.0},
+                 "checkpoint_every_s": 0}    # last.ckpt every epoch: the resume tests kill after a few
 
 SI_MEMBER = "libAtoms-silicon-testing-framework-fc252cb/models/GAP/gp_iter6_sparse9k.xml.xyz"
 

@@ -38,7 +38,10 @@ class EpochTimer(Callback):
 
 
 class LastCheckpoint(Checkpoint):
-    """`path` (last.ckpt) after every epoch, written atomically: what a killed job resumes from.
+    """`path` (last.ckpt) at the end of a training epoch, written atomically: what a killed job
+    resumes from.  At most every `every_s` seconds (a job killed loses at most that much training;
+    epochs of a real training take longer, so it is then every epoch; a tiny test training of
+    9000 short epochs would spend most of its time writing checkpoints).
 
     Lightning's `ModelCheckpoint(save_last=True)` writes last.ckpt only when it saves a new best, so
     a job killed on a plateau of the validation error would restart from its last best epoch (the
@@ -47,13 +50,18 @@ class LastCheckpoint(Checkpoint):
     NequIP's EMA weight swap) is over; a `Checkpoint` subclass runs after the other callbacks, so
     the early-stopping state of the epoch is in the file."""
 
-    def __init__(self, path: str):
-        self.path = Path(path)
+    def __init__(self, path: str, every_s: float = 30.0):
+        self.path, self.every_s = Path(path), every_s
+        self._saved = time.monotonic()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        last_epoch = trainer.current_epoch + 1 >= (trainer.max_epochs or 0)
+        if time.monotonic() - self._saved < self.every_s and not last_epoch and not trainer.should_stop:
+            return
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         trainer.save_checkpoint(tmp)
         os.replace(tmp, self.path)
+        self._saved = time.monotonic()
 
 
 def _count(loader) -> int | None:

@@ -136,7 +136,8 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
         {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint", "monitor": monitor_key(training),
          "mode": "min", "dirpath": str(out_dir), "filename": "best", "save_last": False,
          "save_top_k": 1},
-        {"_target_": "synpretrain.nequip_callbacks.LastCheckpoint", "path": str(Path(out_dir) / "last.ckpt")},
+        {"_target_": "synpretrain.nequip_callbacks.LastCheckpoint", "path": str(Path(out_dir) / "last.ckpt"),
+         **({"every_s": training["checkpoint_every_s"]} if "checkpoint_every_s" in training else {})},
         {"_target_": "synpretrain.nequip_callbacks.EpochTimer", "path": str(Path(out_dir) / TIMINGS)},
     ]
     if training.get("tf32", False):
