@@ -299,18 +299,17 @@ def assemble(spec: dict, inputs: dict, outputs: dict, progress=None) -> dict:
         density = Interval.parse(spec["density"]) if spec.get("density") else None
         return split_trajectories(streams, outputs, spec.get("min_time", 10), density, split.get("test_size"),
                                   split.get("val_size"), split.get("seed", SHUFFLE_SEED), progress=progress)
-    if spec.get("format") == "extxyz":   # the user's own data: one file or several
-        raw = inputs["raw"]
-        paths = [raw] if isinstance(raw, (str, os.PathLike)) else list(raw)
-        frames, parts, provenance = read_user_dataset(paths, {**spec, "elements": as_elements(spec["element"])})
+    if spec["source"] == "download":
+        if spec.get("format") == "extxyz":   # the user's own data: one file or several
+            raw = inputs["raw"]
+            paths = [raw] if isinstance(raw, (str, os.PathLike)) else list(raw)
+            frames, parts, provenance = read_user_dataset(paths, {**spec, "elements": as_elements(spec["element"])})
+        else:
+            frames, parts = read_labelled_set(spec, inputs["raw"])
+            provenance = {"n_kept": len(frames)}
         for name, indices in parts.as_dict().items():
             write_extxyz(outputs[name], [frames[i] for i in indices])
         return {**provenance, **split_summary(parts)}
-    if spec["source"] == "download":
-        frames, parts = read_labelled_set(spec, inputs["raw"])
-        for name, indices in parts.as_dict().items():
-            write_extxyz(outputs[name], [frames[i] for i in indices])
-        return {"n_kept": len(frames), **split_summary(parts)}
     transform = dict(spec["derived"]["transform"])
     function = TRANSFORMS[transform.pop("type")]
     counts = {}
