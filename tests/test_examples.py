@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from synpretrain import nequip_config
+
 from test_workflow import planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,4 +57,4 @@ def test_tiny_sic_example_runs_end_to_end(tmp_path):
     frames = ase.io.read(results / "labels/sic-synth/chgnet/train.extxyz", ":")
     assert all(set(a.get_chemical_symbols()) == {"Si", "C"} for a in frames)
     training = yaml.safe_load((results / "models/pretrain/chgnet/n6/config.yaml").read_text())
-    assert training["training_module"]["model"]["type_names"] == ["C", "Si"]     # both elements, sorted
+    assert nequip_config.trained_model(training)["type_names"] == ["C", "Si"]     # both elements, sorted

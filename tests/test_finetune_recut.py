@@ -107,4 +107,4 @@ def test_the_same_cut_off_uses_nequips_own_loader(tmp_path):
     config = nequip_config.render(train_file="t.extxyz", val_file="v.extxyz", symbols=["C"], model=MODEL,
                                   training=TRAINING, seed=1, out_dir="/o", parent_package="/p.nequip.zip",
                                   parent_r_max=4.5)
-    assert config["training_module"]["model"]["_target_"] == "nequip.model.ModelFromPackage"
+    assert nequip_config.trained_model(config)["_target_"] == "nequip.model.ModelFromPackage"

@@ -113,6 +113,26 @@ def test_forecast_by_hand():
     assert (table["device"] == "GPU X").all() and (table["bench_jobs"] == 2).all()
 
 
+def test_forecast_uses_the_bench_cases_of_the_configured_kernel():
+    bench = {"device": "GPU X", "md": [], "cases": [
+        {"case": "packed2", "jobs": 2, "kernel": "e3nn", "structures_per_s_per_job": 50.0},
+        {"case": "packed2-oeq", "jobs": 2, "kernel": "openequivariance", "structures_per_s_per_job": 125.0},
+        {"case": "packed2-oeq-mps", "jobs": 2, "kernel": "openequivariance", "mps": True,
+         "structures_per_s_per_job": 160.0},
+        {"case": "small", "jobs": 1, "kernel": "e3nn", "fixed_s": 36.0},
+        {"case": "small-oeq", "jobs": 1, "kernel": "openequivariance", "fixed_s": 18.0}]}
+    for kernel, rate, fixed in [("auto", 125.0, 18.0), ("openequivariance", 125.0, 18.0), ("e3nn", 50.0, 36.0)]:
+        config = small_config(k=2)
+        config["training"]["kernel"] = kernel
+        table = forecast(config, bench).set_index(["scope", "name"])
+        assert (table["structures_per_s_per_job"] == rate).all(), kernel
+        direct = [(fixed + 100 * (n + 5) / rate) / 3600 / 2 for n in (10, 10, 20, 20)]
+        assert table.loc[("stage", "direct training"), "gpu_hours_max"] == pytest.approx(sum(direct)), kernel
+    with pytest.raises(ValueError, match="kernel openequivariance"):
+        config["training"]["kernel"] = "openequivariance"
+        forecast(config, {**bench, "cases": bench["cases"][:1]})
+
+
 def test_paper_forecast_counts_the_papers_jobs():
     from pathlib import Path
 

@@ -20,7 +20,7 @@ def render(**kwargs):
 
 def test_fresh_model_has_the_papers_architecture_and_fixed_normalisation():
     config = render()
-    model = config["training_module"]["model"]
+    model = nequip_config.trained_model(config)
     assert model["_target_"] == "nequip.model.NequIPGNNModel"
     assert (model["num_layers"], model["num_features"], model["l_max"], model["r_max"]) == (4, 32, 1, 4.0)
     assert (model["radial_mlp_depth"], model["radial_mlp_width"], model["num_bessels"]) == (1, 8, 8)
@@ -51,7 +51,7 @@ def test_loss_ema_optimiser_and_early_stopping():
 def test_fine_tuning_starts_from_the_whole_parent_package(tmp_path):
     parent = tmp_path / "model.nequip.zip"
     config = render(parent_package=str(parent))
-    assert config["training_module"]["model"] == {"_target_": "nequip.model.ModelFromPackage",
+    assert nequip_config.trained_model(config) == {"_target_": "nequip.model.ModelFromPackage",
                                                   "package_path": str(parent)}
 
 
@@ -85,13 +85,28 @@ def test_speed_switches_workers_compile_and_tf32():
     plain = render()
     assert plain["data"]["train_dataloader"]["num_workers"] == 0
     assert "persistent_workers" not in plain["data"]["train_dataloader"]
-    assert "compile_mode" not in plain["training_module"]["model"]
+    assert "compile_mode" not in nequip_config.trained_model(plain)
     assert not any(c["_target_"].endswith("TF32Scheduler") for c in plain["trainer"]["callbacks"])
     fast = render(training={**TRAINING, "num_workers": 3, "compile": True, "tf32": True})
     assert fast["data"]["train_dataloader"]["num_workers"] == fast["data"]["val_dataloader"]["num_workers"] == 3
     assert fast["data"]["train_dataloader"]["persistent_workers"] is True
-    assert fast["training_module"]["model"]["compile_mode"] == "compile"
+    assert nequip_config.trained_model(fast)["compile_mode"] == "compile"
     assert {"_target_": "nequip.train.callbacks.TF32Scheduler", "schedule": {0: True}} in fast["trainer"]["callbacks"]
+
+
+def test_tensor_product_kernel_is_chosen_where_the_job_runs():
+    from synpretrain.nequip_config import KERNEL_CHOICE
+
+    for kernel in ("auto", "openequivariance"):
+        config = render(training={**TRAINING, "kernel": kernel})
+        assert config["training_module"]["model"]["_target_"] == KERNEL_CHOICE
+        assert config["training_module"]["model"]["kernel"] == kernel
+        assert nequip_config.trained_model(config)["_target_"] == "nequip.model.NequIPGNNModel"
+    assert nequip_config.trained_model(render(training={**TRAINING, "kernel": "e3nn"})) \
+        == render(training={**TRAINING, "kernel": "e3nn"})["training_module"]["model"]
+    # a CPU job has nothing to choose: the plain model
+    on_cpu = render(training={**TRAINING, "kernel": "auto", "accelerator": "cpu"})
+    assert on_cpu["training_module"]["model"]["_target_"] == "nequip.model.NequIPGNNModel"
 
 
 def test_prepared_files_are_read_without_transforms_and_statistics_only_for_fresh_models(tmp_path):
@@ -102,3 +117,21 @@ def test_prepared_files_are_read_without_transforms_and_statistics_only_for_fres
     assert "stats_manager" in config["data"]                       # avg_num_neighbors of a fresh model
     tuned = render(parent_package=str(tmp_path / "model.nequip.zip"))
     assert "stats_manager" not in tuned["data"]                     # the parent's normalisation is kept
+
+
+def test_kernel_choice_builds_e3nn_without_a_gpu_and_refuses_a_forced_openequivariance():
+    import pytest
+    import torch
+    from nequip.utils.global_state import set_global_state
+
+    from synpretrain.nequip_models import with_kernel
+
+    set_global_state()
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the choice would differ")
+    block = {**nequip_config.trained_model(render(training={**TRAINING, "kernel": "auto"})), "avg_num_neighbors": 20.0}
+    model = with_kernel("auto", dict(block))
+    assert type(model).__name__ == "GraphModel"
+    assert not any("OpenEquivariance" in type(m).__name__ for m in model.modules())
+    with pytest.raises(RuntimeError, match="pip install openequivariance"):
+        with_kernel("openequivariance", dict(block))

@@ -37,18 +37,23 @@ def test_training_from_prepared_data_equals_extxyz(tmp_path, monkeypatch):
         assert prepare(data / f"{split}.extxyz", lmdb[split], ["C"], MODEL["r_max"]) == (12 if split == "train" else 4)
         assert os.path.getsize(lmdb[split]) < 1 << 20       # shrunk to what it holds, not its 1 GiB map
     histories = {}
-    for kind, files in {"extxyz": (data / "train.extxyz", data / "val.extxyz"),
-                        "lmdb": (lmdb["train"], lmdb["val"])}.items():
+    # lmdb-workers: DataLoader worker processes forked after the parent opened the file (py-lmdb >= 3
+    # refused to open it again in them: every GPU training job with workers failed)
+    for kind, files, workers in [("extxyz", (data / "train.extxyz", data / "val.extxyz"), 0),
+                                 ("lmdb", (lmdb["train"], lmdb["val"]), 0),
+                                 ("lmdb-workers", (lmdb["train"], lmdb["val"]), 2)]:
         out = tmp_path / kind
         config = nequip_config.render(train_file=str(files[0]), val_file=str(files[1]), symbols=["C"], model=MODEL,
-                                      training=TRAINING, seed=3, out_dir=str(out))
+                                      training={**TRAINING, "num_workers": workers}, seed=3, out_dir=str(out))
         dataset = config["data"]["train_dataset"]["_target_"]
-        assert dataset.endswith("PreparedDataset" if kind == "lmdb" else "ASEDataset")
+        assert dataset.endswith("PreparedDataset" if kind.startswith("lmdb") else "ASEDataset")
         with open(tmp_path / f"{kind}.log", "w") as log:
             summary = training.train(out, config, out / "model.nequip.zip", out / "training.json", 1, log)
         assert summary["epochs"] == 4 and summary["train_structures_per_s"] > 0
         histories[kind] = training.read_history(out)
     pd.testing.assert_frame_equal(histories["extxyz"], histories["lmdb"], rtol=1e-9, atol=1e-12)
+    # (not equal: the workers' base seed advances torch's RNG, so the shuffled order differs)
+    assert len(histories["lmdb-workers"]) == len(histories["lmdb"])
 
 
 def test_a_finished_model_whose_outputs_were_deleted_is_restored_not_retrained(tmp_path):
@@ -86,3 +91,22 @@ def test_a_finished_model_whose_outputs_were_deleted_is_restored_not_retrained(t
         training.train(out, config, package, summary_path, 1, log, extra={**provenance, "train_sha256": "xyz"})
     third = (tmp_path / "third.log").read_text()
     assert "restored" not in third and "resuming" not in third      # new data: trained from scratch
+
+
+def test_dataloader_workers_read_a_file_the_parent_has_open(tmp_path):
+    """Forked DataLoader workers read the same structures as the parent (py-lmdb >= 3 refuses a
+    second open of a file in a forked child: the parent's environment is shared)."""
+    import torch
+    from nequip.data import AtomicDataDict
+
+    from synpretrain.nequip_datasets import PreparedDataset
+
+    (tmp_path / "data").mkdir()
+    data = lcbop_training_split(tmp_path / "data", n_train=6, n_val=2, repeat=(1, 1, 1))
+    prepare(data / "train.extxyz", tmp_path / "train.lmdb", ["C"], MODEL["r_max"])
+    dataset = PreparedDataset(file_path=str(tmp_path / "train.lmdb"))
+    in_parent = [dataset[i][AtomicDataDict.POSITIONS_KEY] for i in range(len(dataset))]   # opens it here
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=2, shuffle=False)
+    in_workers = [item[AtomicDataDict.POSITIONS_KEY] for item in loader]
+    assert len(in_workers) == len(in_parent) == 6
+    assert all(torch.equal(a, b) for a, b in zip(in_parent, in_workers))

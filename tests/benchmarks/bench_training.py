@@ -11,9 +11,11 @@ and measures:
   - `extxyz`:    one job reading extxyz (types and neighbour lists rebuilt on every access);
   - `prepared`:  one job reading the prepared LMDB file (`synpretrain.prepared_data`);
   - `packed`:    K jobs at once on the same device, prepared data (K = --jobs);
-  - `compiled`:  one job with `compile: true` (NequIP's torch.compile), when --compile;
   - `small`:     a fine-tune-sized job (25 structures): its fixed cost (start-up, statistics, packaging);
-  - MD steps/s:  the heating protocol's integrator with the eager and (--compile) the AOTInductor model.
+                 these three once per tensor-product kernel in --kernels (`-oeq`: OpenEquivariance);
+  - `compiled`:  one job with `compile: true` (NequIP's torch.compile), when --compile;
+  - `md`:        the heating protocol's steps/s with each engine of --md-engines, and where a
+                 step's time goes (graph = neighbour list on the CPU, model = the model call).
 Prints a table and writes JSON (--out): structures/s per job and per device, GPU busy % (nvidia-smi,
 when present), fixed seconds per job, MD steps/s and the device name.  The compute forecast
 (`results/tables/compute_forecast.csv`) reads this JSON.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -134,7 +137,8 @@ def run_case(work: Path, name: str, jobs: int, files: tuple[Path, Path], cfg: di
                                   range(jobs)))
     rates = [s.get("train_structures_per_s") for s in summaries]
     result = {
-        "case": name, "jobs": jobs, "wall_s": round(time.perf_counter() - start, 1),
+        "case": name, "jobs": jobs, "kernel": training_block.get("kernel", "e3nn"),
+        "mps": bool(os.environ.get("CUDA_MPS_PIPE_DIRECTORY")), "wall_s": round(time.perf_counter() - start, 1),
         "structures_per_s_per_job": round(float(np.mean(rates)), 2) if all(rates) else None,
         "structures_per_s_per_device": round(float(np.sum(rates)), 2) if all(rates) else None,
         "gpu_busy_percent": gpu.busy_percent(steady_window([work / f"{name}-{k}" for k in range(jobs)])),
@@ -155,14 +159,35 @@ def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) ->
     t0 = time.perf_counter()
     with open(work / f"md-{engine}.log", "w") as log:
         calc, description = md_calculator(package, engine, work, log)
-    setup_s = time.perf_counter() - t0
     protocol = HeatingProtocol(ramp_ps=steps / 2000, hold_ps=steps / 2000, frame_every_ps=steps / 10000, seed=1)
-    run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)          # warm-up (lazy init)
+    run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)          # warm-up (lazy init, compiling)
+    setup_s = time.perf_counter() - t0
     rows, summary = run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)
     result = {"engine": description, "steps": summary["steps_this_attempt"], "steps_per_s": summary["steps_per_s"],
-              "setup_s": round(setup_s, 1), "finite": bool(np.isfinite(rows[-1]["epot_per_atom"]))}
+              "setup_s": round(setup_s, 1), "finite": bool(np.isfinite(rows[-1]["epot_per_atom"])),
+              **step_parts(calc, start_atoms)}
     print(f"  MD {engine}: {result}", flush=True)
     return result
+
+
+def step_parts(calc, atoms, repeats: int = 50) -> dict:
+    """Where one MD step's time goes (ms): the graph (neighbour list, on the CPU) and the model call."""
+    import torch
+
+    def timed(fn) -> float:
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return round((time.perf_counter() - start) / repeats * 1000, 3), out
+
+    graph_ms, data = timed(lambda: calc.atoms_to_data(atoms))
+    model_ms, _ = timed(lambda: calc.call_model(data))
+    return {"graph_ms": graph_ms, "model_ms": model_ms}
 
 
 def any_package(work: Path) -> Path:
@@ -191,12 +216,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--jobs", default="4", help="K, jobs packed on one device (a comma-separated list: one case each)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers per job")
     parser.add_argument("--md-steps", type=int, default=1000)
-    parser.add_argument("--compile", action="store_true", help="also measure compiled training and compiled MD")
+    parser.add_argument("--compile", action="store_true", help="also measure compiled training (compile: true)")
+    parser.add_argument("--kernels", default="e3nn",
+                        help="tensor-product kernels of the prepared/packed/small cases (e3nn,openequivariance)")
+    parser.add_argument("--md-engines", default="eager", help="MD engines (md.engine values, comma-separated)")
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls in every training case (GPUs that have it)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--tiny", action="store_true", help="a CPU check: 2x8 model, 16 atoms, few structures")
-    parser.add_argument("--only", default="", help="comma-separated cases (extxyz,prepared,packed,small,md,md-compiled,compiled)")
-    parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--only", default="", help="comma-separated cases (extxyz,prepared,packed,small,md,compiled)")
+    parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one; data is reused)")
+    parser.add_argument("--tag", default="", help="appended to the case names (runs sharing a --work)")
     parser.add_argument("--out", default="bench_training.json")
     args = parser.parse_args(argv)
 
@@ -208,46 +237,63 @@ def main(argv=None) -> dict:
         model.update(num_layers=1, num_features=8)
         args.atoms, args.train, args.val, args.epochs, args.md_steps = 16, 24, 4, 2, 100
         args.jobs = "2"
-    training_block.update(max_epochs=args.epochs, num_workers=args.workers, compile=False, tf32=args.tf32,
+    training_block.update(max_epochs=args.epochs, num_workers=args.workers, compile=False, tf32=args.tf32, kernel="e3nn",
                           early_stopping={"patience": 10_000, "min_delta": 0.0,
                                           "monitor": training_block["early_stopping"].get("monitor", "forces_rmse")})
     cfg = {"model": model, "element": element, "threads": args.threads}
-    cases = set(filter(None, args.only.split(","))) or {"extxyz", "prepared", "packed", "small", "md", "md-compiled", "compiled"}
+    cases = set(filter(None, args.only.split(","))) or {"extxyz", "prepared", "packed", "small", "md", "compiled"}
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-training-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    frames = labelled_cells(args.train + args.val + 25, args.atoms, element, seed=7)
     files = {name: work / f"{name}.extxyz" for name in ("train", "val", "small")}
-    write_extxyz(files["train"], frames[: args.train])
-    write_extxyz(files["val"], frames[args.train: args.train + args.val])
-    write_extxyz(files["small"], frames[args.train + args.val:])
-    prepare_start = time.perf_counter()
     lmdb = {name: work / f"{name}.lmdb" for name in files}
-    for name in files:
-        prepare(files[name], lmdb[name], [element], model["r_max"])
-    prepare_s = time.perf_counter() - prepare_start
-    print(f"data: {len(frames)} cells of {args.atoms} atoms in {prepare_start - t0:.1f} s; "
-          f"prepared (LMDB) in {prepare_s:.1f} s", flush=True)
+    data_key = {"atoms": args.atoms, "train": args.train, "val": args.val, "element": element, "r_max": model["r_max"]}
+    if (work / "data.json").exists() and json.loads((work / "data.json").read_text()) == data_key:
+        from ase.io import read
+
+        start_atoms, prepare_s = read(files["small"], index=-1), 0.0   # an earlier run's data (same --work)
+        print(f"data: reused from {work}", flush=True)
+    else:
+        frames = labelled_cells(args.train + args.val + 25, args.atoms, element, seed=7)
+        write_extxyz(files["train"], frames[: args.train])
+        write_extxyz(files["val"], frames[args.train: args.train + args.val])
+        write_extxyz(files["small"], frames[args.train + args.val:])
+        prepare_start = time.perf_counter()
+        for name in files:
+            prepare(files[name], lmdb[name], [element], model["r_max"])
+        prepare_s = time.perf_counter() - prepare_start
+        start_atoms = frames[-1]
+        (work / "data.json").write_text(json.dumps(data_key))
+        print(f"data: {len(frames)} cells of {args.atoms} atoms in {prepare_start - t0:.1f} s; "
+              f"prepared (LMDB) in {prepare_s:.1f} s", flush=True)
 
     result = {"device": device_name(), "config": args.config, "tf32": args.tf32, "model": model, "atoms": args.atoms,
               "train": args.train, "val": args.val, "epochs": args.epochs, "workers": args.workers,
               "prepare_s": round(prepare_s, 2), "cases": [], "md": [], "errors": {}}
-    small = {**training_block, "max_epochs": 10, "batch_size": min(10, training_block["batch_size"])}
+    small = {"max_epochs": 10, "batch_size": min(10, training_block["batch_size"])}
+    suffix = {"e3nn": "", "openequivariance": "-oeq"}
     plan = [  # (case, what it adds to, how to measure it)
-        ("extxyz", "cases", lambda: run_case(work, "extxyz", 1, (files["train"], files["val"]), cfg,
+        ("extxyz", "cases", lambda: run_case(work, "extxyz" + args.tag, 1, (files["train"], files["val"]), cfg,
                                              {**training_block, "num_workers": 0})),
-        ("prepared", "cases", lambda: run_case(work, "prepared", 1, (lmdb["train"], lmdb["val"]), cfg, training_block)),
-        *[("packed", "cases", lambda k=k: run_case(work, f"packed{k}", k, (lmdb["train"], lmdb["val"]), cfg,
-                                                   training_block)) for k in map(int, args.jobs.split(",")) if k > 1],
-        ("small", "cases", lambda: run_case(work, "small", 1, (lmdb["small"], lmdb["val"]), cfg, small)),
-        ("md", "md", lambda: md_speed(any_package(work), frames[-1], "eager", args.md_steps, work)),
-        ("md-compiled", "md", lambda: md_speed(any_package(work), frames[-1], "compiled", args.md_steps, work)),
-        ("compiled", "cases", lambda: run_case(work, "compiled", 1, (lmdb["train"], lmdb["val"]), cfg,
-                                               {**training_block, "compile": True})),
     ]
+    for kernel in args.kernels.split(","):
+        block, tag = {**training_block, "kernel": kernel}, suffix[kernel] + args.tag
+        plan += [
+            ("prepared", "cases", lambda b=block, t=tag: run_case(work, f"prepared{t}", 1, (lmdb["train"], lmdb["val"]),
+                                                                  cfg, b)),
+            *[("packed", "cases", lambda k=k, b=block, t=tag: run_case(work, f"packed{k}{t}", k,
+                                                                       (lmdb["train"], lmdb["val"]), cfg, b))
+              for k in map(int, args.jobs.split(",")) if k > 1],
+            ("small", "cases", lambda b=block, t=tag: run_case(work, f"small{t}", 1, (lmdb["small"], lmdb["val"]), cfg,
+                                                               {**b, **small})),
+        ]
+    plan += [("md", "md", lambda e=engine: md_speed(any_package(work), start_atoms, e, args.md_steps, work))
+             for engine in args.md_engines.split(",")]
+    plan += [("compiled", "cases", lambda: run_case(work, "compiled" + args.tag, 1, (lmdb["train"], lmdb["val"]), cfg,
+                                                    {**training_block, "compile": True}))]
     for case, section, measure in plan:
-        if case not in cases or (case in ("compiled", "md-compiled") and not args.compile):
+        if case not in cases or (case == "compiled" and not args.compile):
             continue
         try:
             result[section].append(measure())
@@ -270,7 +316,8 @@ def print_table(result: dict) -> None:
               f"{c['structures_per_s_per_device'] or float('nan'):>17.1f}{c['gpu_busy_percent'] or float('nan'):>12.1f}"
               f"{c['fixed_s']:>9.1f}{c['first_epoch_extra_s'] or float('nan'):>14.1f}")
     for m in result["md"]:
-        print(f"MD {m['engine']}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s)")
+        print(f"MD {m['engine']}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s; per step: graph "
+              f"{m['graph_ms']} ms, model {m['model_ms']} ms)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def load_calculator(package: str | Path, device: str = "cpu"):
     return NequIPCalculator._from_saved_model(str(package), device=device, chemical_species_to_atom_type_map=True)
 
 
-MD_ENGINES = ("eager", "compiled")
+MD_ENGINES = ("eager", "openequivariance", "aotinductor")
 
 
 def default_device() -> str:
@@ -46,19 +46,29 @@ def compile_for_ase(package: str | Path, output: str | Path, device: str, log=No
 
 
 def md_calculator(package: str | Path, engine: str, work_dir: str | Path, log=None):
-    """The ASE calculator MD runs with: `eager` (the package as it is) or `compiled`
-    (AOTInductor, several times faster per step on a GPU).  Returns (calculator, description)."""
+    """The ASE calculator MD runs with (README "Cost" has the speeds):
+    `eager`            the package as it is;
+    `openequivariance` the same weights with NequIP's fused OpenEquivariance tensor products (CUDA);
+    `aotinductor`      `nequip-compile --mode aotinductor` first, cached next to the MD outputs.
+    Returns (calculator, description)."""
     if engine not in MD_ENGINES:
         raise ValueError(f"md.engine: {engine!r} is not one of {', '.join(MD_ENGINES)}")
     device = default_device()
-    if engine == "eager":
-        return load_calculator(package, device), f"eager on {device}"
+    if engine in ("eager", "openequivariance"):
+        calc = load_calculator(package, device)
+        if engine == "openequivariance":
+            from nequip.model import modify
+
+            from .nequip_models import OPENEQUIVARIANCE
+
+            calc.model = modify(calc.model, OPENEQUIVARIANCE).to(device)
+        return calc, f"{engine} on {device}"
     from nequip.integrations.ase import NequIPCalculator
 
     compiled = compile_for_ase(package, Path(work_dir) / f"model.{sha256(package)[:12]}.{device}.nequip.pt2",
                                device, log)
     calc = NequIPCalculator.from_compiled_model(str(compiled), device=device, chemical_species_to_atom_type_map=True)
-    return calc, f"compiled (AOTInductor) on {device}"
+    return calc, f"aotinductor on {device}"
 
 
 def predict(calc, frames: list[Atoms], progress=None) -> tuple[np.ndarray, list[np.ndarray]]:

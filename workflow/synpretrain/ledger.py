@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import stage_training
 from .layout import ModelId, benchmark_model
 from .plan import experiments_of, jobs_per_gpu, planned_jobs, training_settings
 
@@ -105,12 +106,28 @@ def validation_size(config: dict, dataset: str) -> int:
     return int((spec.get("split") or {}).get("val_size") or 0)
 
 
-def bench_rate(bench: dict, k: int) -> tuple[float, int]:
+def bench_kernel(config: dict, bench: dict) -> str:
+    """The tensor-product kernel the forecast assumes: the pre-training's `training.kernel`, with
+    `auto` = openequivariance where the bench measured it (a forecast is for a GPU)."""
+    kernel = stage_training(config, "pretrain").get("kernel", "auto")
+    if kernel == "auto":
+        kernel = "openequivariance" if any(c.get("kernel") == "openequivariance" for c in bench["cases"]) else "e3nn"
+    return kernel
+
+
+def bench_cases(bench: dict, kernel: str) -> list[dict]:
+    """The bench's training cases with `kernel` (cases without a kernel are e3nn's), MPS runs left out."""
+    return [c for c in bench["cases"] if c.get("kernel", "e3nn") == kernel and not c.get("mps")]
+
+
+def bench_rate(bench: dict, k: int, kernel: str = "e3nn") -> tuple[float, int]:
     """Training structures/s of ONE job when `k` share a device, from the bench case with the
-    nearest number of jobs (`prepared` is one job), and that number."""
-    cases = {c["jobs"]: c for c in bench["cases"] if c["case"] == "prepared" or c["case"].startswith("packed")}
+    nearest number of jobs (`prepared` is one job) and `kernel`, and that number."""
+    cases = {c["jobs"]: c for c in bench_cases(bench, kernel)
+             if c["case"].startswith("prepared") or c["case"].startswith("packed")}
     if not cases:
-        raise ValueError("the bench JSON has no 'prepared' or 'packed' case: run bench_training.py with them")
+        raise ValueError(f"the bench JSON has no 'prepared' or 'packed' case with kernel {kernel}: "
+                         "run bench_training.py with them (--kernels)")
     nearest = min(cases, key=lambda jobs: (abs(jobs - k), jobs))
     return float(cases[nearest]["structures_per_s_per_job"]), nearest
 
@@ -118,8 +135,9 @@ def bench_rate(bench: dict, k: int) -> tuple[float, int]:
 def forecast(config: dict, bench: dict) -> pd.DataFrame:
     """GPU-hours the config's training and MD jobs will take on the bench's device."""
     compute, k = config["compute"], jobs_per_gpu(config)
-    rate, measured_k = bench_rate(bench, k)
-    fixed = next((c["fixed_s"] for c in bench["cases"] if c["case"] == "small"), 0.0)
+    kernel = bench_kernel(config, bench)
+    rate, measured_k = bench_rate(bench, k, kernel)
+    fixed = next((c["fixed_s"] for c in bench_cases(bench, kernel) if c["case"].startswith("small")), 0.0)
     users = dict(experiments_of(config))
     rows = []
     for job in planned_jobs(config):
@@ -155,6 +173,7 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     table["jobs_per_gpu"] = k
     table["bench_jobs"] = measured_k
     table["structures_per_s_per_job"] = rate
+    table["kernel"] = kernel
     return table
 
 

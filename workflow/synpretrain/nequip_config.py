@@ -19,6 +19,7 @@ from pathlib import Path
 
 FORCES = "val0_epoch/forces_rmse"
 TIMINGS = "timings.jsonl"  # one line per epoch: wall-clock seconds of training and validation
+KERNEL_CHOICE = "synpretrain.nequip_models.with_kernel"  # decides training.kernel where the job runs
 
 
 def monitor_key(training: dict) -> str:
@@ -118,6 +119,12 @@ def model_block(model: dict, symbols: list[str], seed: int, parent_package: str 
     return model_from_package_recut(parent_package, model, symbols, seed)
 
 
+def trained_model(config: dict) -> dict:
+    """The model builder block of a rendered config, inside the kernel choice if there is one."""
+    model = config["training_module"]["model"]
+    return model["model"] if model["_target_"] == KERNEL_CHOICE else model
+
+
 def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
            training: dict, seed: int, out_dir: str, parent_package: str | None = None,
            parent_r_max: float | None = None) -> dict:
@@ -129,6 +136,10 @@ def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
     model_config = model_block(model, symbols, seed, parent_package, parent_r_max)
     if training.get("compile", False):
         model_config["compile_mode"] = "compile"  # NequIP's torch.compile of the training model
+    kernel = training.get("kernel", "auto")
+    if kernel == "openequivariance" or (kernel == "auto" and training.get("accelerator", "auto") != "cpu"):
+        # decided in the training process, which has the device (nequip_models.with_kernel)
+        model_config = {"_target_": KERNEL_CHOICE, "kernel": kernel, "model": model_config}
     callbacks = [
         {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": monitor_key(training),
          "mode": "min", "min_delta": float(stopping["min_delta"]),

@@ -10,17 +10,19 @@ from nequip.data.dataset.lmdb_dataset import NUM_FRAMES_METADATA_KEY
 
 
 class PreparedDataset(NequIPLMDBDataset):
-    """NequIP's LMDB dataset, with one open environment per file and process.
+    """NequIP's LMDB dataset, with one open environment per file, shared by everything in a process.
 
     `nequip-train` builds the training datasets twice in one process (for the data statistics,
     then for fitting) and the first one may still be alive when the second opens the file, which
-    py-lmdb refuses ("already open in this process").  Sharing the environment avoids that; a
-    DataLoader worker (another process) still opens its own."""
+    py-lmdb refuses ("already open in this process").  A DataLoader worker forked after the parent
+    opened the file inherits that refusal (py-lmdb >= 3 keeps its registry of open files across
+    fork), so it reads through the inherited environment: safe here, because the file is opened
+    read-only and without locks (nothing writes it), so LMDB keeps no per-process reader state."""
 
-    _environments: dict[tuple[int, str], lmdb.Environment] = {}
+    _environments: dict[str, lmdb.Environment] = {}
 
     def _get_env(self):
-        key = (os.getpid(), os.path.abspath(self.file_path))
+        key = os.path.abspath(self.file_path)
         if key not in self._environments:
             self._environments[key] = lmdb.open(self.file_path, readonly=True, lock=False, readahead=False,
                                                 subdir=False, max_readers=2048)
