@@ -128,6 +128,8 @@ def test_forecast_uses_the_bench_cases_of_the_configured_kernel():
         assert (table["structures_per_s_per_job"] == rate).all(), kernel
         direct = [(fixed + 100 * (n + 5) / rate) / 3600 / 2 for n in (10, 10, 20, 20)]
         assert table.loc[("stage", "direct training"), "gpu_hours_max"] == pytest.approx(sum(direct)), kernel
+    config["training"]["kernel"], config["resources"]["mps"] = "auto", True      # MPS: its own measurement
+    assert (forecast(config, bench)["structures_per_s_per_job"] == 160.0).all()
     with pytest.raises(ValueError, match="kernel openequivariance"):
         config["training"]["kernel"] = "openequivariance"
         forecast(config, {**bench, "cases": bench["cases"][:1]})

@@ -51,6 +51,7 @@ rule pretrain:
         model=lambda wc: source_model(config, wc.source),
         training=stage_training(config, "pretrain"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
+        mps=config["resources"]["mps"],
     script:
         "../scripts/train.py"
 
@@ -84,6 +85,7 @@ rule finetune:
         parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
+        mps=config["resources"]["mps"],
         eval_meta=eval_meta("finetune", home=True),
     script:
         "../scripts/train.py"
@@ -116,6 +118,7 @@ rule direct:
         model=config["model"],
         training=stage_training(config, "direct"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
+        mps=config["resources"]["mps"],
         eval_meta=eval_meta("direct", home=True),
     script:
         "../scripts/train.py"

@@ -5,7 +5,7 @@ from pathlib import Path
 from synpretrain import nequip_config, training
 from synpretrain.acquire import sha256
 from synpretrain.evaluation import evaluation_record
-from synpretrain.gpus import claim_gpu
+from synpretrain.gpus import claim_gpu, shared_gpu
 from synpretrain.io import count_frames, read_json, write_json
 from synpretrain.runlog import rule_log
 
@@ -31,12 +31,15 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     evaluation = snakemake.output.get("evaluation")
     metrics = out_dir / "evaluation.metrics.json"
     evaluations = [(snakemake.input.test, metrics)] if evaluation else []
-    # a slot on one GPU (K jobs per GPU) on a multi-GPU machine; the allocation's GPU under SLURM
-    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu:
+    # a slot on one GPU (K jobs per GPU) on a multi-GPU machine; the allocation's GPU under SLURM;
+    # with resources.mps the K jobs' kernels run side by side through an MPS daemon
+    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu, \
+            shared_gpu(gpu, snakemake.params.mps and snakemake.params.jobs_per_gpu > 1) as mps:
         slurm_job = os.environ.get("SLURM_JOB_ID")
-        print(f"GPU: {gpu}; SLURM job: {slurm_job}", flush=True)
+        print(f"GPU: {gpu}; MPS: {mps}; SLURM job: {slurm_job}", flush=True)
         summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,
-                                 snakemake.threads, log, extra={**provenance, "gpu": gpu, "slurm_job_id": slurm_job},
+                                 snakemake.threads, log, extra={**provenance, "gpu": gpu, "mps": mps,
+                                                                "slurm_job_id": slurm_job},
                                  evaluations=evaluations)
     if evaluation:
         write_json(evaluation, evaluation_record(snakemake.params.eval_meta, read_json(metrics),

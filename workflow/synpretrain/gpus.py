@@ -72,6 +72,98 @@ def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[s
         time.sleep(poll_s)
 
 
+MPS_CONTROL = "nvidia-cuda-mps-control"
+MPS_ENV = ("CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def shared_gpu(gpu: str | None, enabled: bool, root: str | os.PathLike | None = None, log=print) -> Iterator[bool]:
+    """Run the block as a client of an MPS daemon for `gpu` (`resources.mps`), so that the kernels
+    of the K jobs sharing the GPU run side by side instead of taking turns (H200, 6 jobs: +32 %
+    structures/s, README "Cost").  The first job on the GPU starts the daemon (a user process: no
+    admin needed) with a private pipe directory, the last one to leave stops it; jobs register as
+    clients under a lock, and a killed job's registration lapses with its process.  Yields whether
+    MPS is on; without a GPU, with `enabled` false or without the MPS binary, nothing changes."""
+    if not enabled or gpu is None or shutil.which(MPS_CONTROL) is None:
+        if enabled and gpu is not None:
+            log(f"resources.mps: {MPS_CONTROL} not found; the GPU's jobs take turns")
+        yield False
+        return
+    scope = os.environ.get("SLURM_JOB_ID", "local")           # one daemon per allocation and GPU
+    base = Path(root or os.environ.get("TMPDIR") or "/tmp") / f"synpretrain-mps-{os.getuid()}-{scope}-gpu{gpu}"
+    clients = base / "clients"
+    clients.mkdir(parents=True, exist_ok=True)
+    env = {"CUDA_MPS_PIPE_DIRECTORY": str(base / "pipe"), "CUDA_MPS_LOG_DIRECTORY": str(base / "log")}
+    daemon_env = {**os.environ, **env, "CUDA_VISIBLE_DEVICES": gpu}
+
+    def live_clients() -> list[Path]:
+        found = []
+        for entry in clients.iterdir():
+            if _alive(int(entry.name)):
+                found.append(entry)
+            else:
+                entry.unlink(missing_ok=True)
+        return found
+
+    def control(*args, stdin=None) -> subprocess.CompletedProcess:
+        return subprocess.run([MPS_CONTROL, *args], input=stdin, env=daemon_env, capture_output=True, text=True,
+                              timeout=30)
+
+    def start() -> bool:
+        (base / "pipe").mkdir(exist_ok=True)
+        (base / "log").mkdir(exist_ok=True)
+        control(stdin="quit\n")            # a daemon left by a killed run, if any
+        started = control("-d")
+        if started.returncode != 0:
+            log(f"resources.mps: the MPS daemon did not start ({started.stderr.strip()}); jobs take turns")
+            return False
+        log(f"resources.mps: started the MPS daemon for GPU {gpu} ({base})")
+        return True
+
+    with _locked(base / "lock"):
+        on = bool(live_clients()) or start()
+        if on:
+            (clients / str(os.getpid())).touch()
+    if not on:
+        yield False
+        return
+    previous = {key: os.environ.get(key) for key in MPS_ENV}
+    os.environ.update(env)
+    try:
+        yield True
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        with _locked(base / "lock"):
+            (clients / str(os.getpid())).unlink(missing_ok=True)
+            if not live_clients():
+                control(stdin="quit\n")
+                log(f"resources.mps: stopped the MPS daemon for GPU {gpu}")
+
+
 def job_resources(config: dict, stage: str, is_cluster, **override) -> dict:
     """Snakemake `resources:` of a training or MD job: runtime, mem_mb and its GPU, from the
     config's `resources.<stage>` (the one place they are set; a profile sets only the partition).

@@ -115,15 +115,18 @@ def bench_kernel(config: dict, bench: dict) -> str:
     return kernel
 
 
-def bench_cases(bench: dict, kernel: str) -> list[dict]:
-    """The bench's training cases with `kernel` (cases without a kernel are e3nn's), MPS runs left out."""
-    return [c for c in bench["cases"] if c.get("kernel", "e3nn") == kernel and not c.get("mps")]
+def bench_cases(bench: dict, kernel: str, mps: bool = False) -> list[dict]:
+    """The bench's training cases with `kernel` (cases without a kernel are e3nn's), measured with
+    MPS if `mps` and the bench has such cases, else without."""
+    cases = [c for c in bench["cases"] if c.get("kernel", "e3nn") == kernel]
+    with_mps = [c for c in cases if c.get("mps")]
+    return with_mps if mps and with_mps else [c for c in cases if not c.get("mps")]
 
 
-def bench_rate(bench: dict, k: int, kernel: str = "e3nn") -> tuple[float, int]:
+def bench_rate(bench: dict, k: int, kernel: str = "e3nn", mps: bool = False) -> tuple[float, int]:
     """Training structures/s of ONE job when `k` share a device, from the bench case with the
-    nearest number of jobs (`prepared` is one job) and `kernel`, and that number."""
-    cases = {c["jobs"]: c for c in bench_cases(bench, kernel)
+    nearest number of jobs (`prepared` is one job), `kernel` and `mps`, and that number."""
+    cases = {c["jobs"]: c for c in bench_cases(bench, kernel, mps)
              if c["case"].startswith("prepared") or c["case"].startswith("packed")}
     if not cases:
         raise ValueError(f"the bench JSON has no 'prepared' or 'packed' case with kernel {kernel}: "
@@ -135,8 +138,8 @@ def bench_rate(bench: dict, k: int, kernel: str = "e3nn") -> tuple[float, int]:
 def forecast(config: dict, bench: dict) -> pd.DataFrame:
     """GPU-hours the config's training and MD jobs will take on the bench's device."""
     compute, k = config["compute"], jobs_per_gpu(config)
-    kernel = bench_kernel(config, bench)
-    rate, measured_k = bench_rate(bench, k, kernel)
+    kernel, mps = bench_kernel(config, bench), bool(config["resources"].get("mps")) and k > 1
+    rate, measured_k = bench_rate(bench, k, kernel, mps)
     fixed = next((c["fixed_s"] for c in bench_cases(bench, kernel) if c["case"].startswith("small")), 0.0)
     users = dict(experiments_of(config))
     rows = []
@@ -174,6 +177,7 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     table["bench_jobs"] = measured_k
     table["structures_per_s_per_job"] = rate
     table["kernel"] = kernel
+    table["mps"] = mps and any(c.get("mps") for c in bench_cases(bench, kernel, mps))
     return table
 
 
