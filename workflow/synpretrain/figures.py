@@ -259,3 +259,43 @@ def _seed_bars(ax, runs: pd.DataFrame, target: str, sources: list[str], pretrain
     ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # head room for the legend above the bars
     ax.legend(frameon=False, fontsize=8, loc="upper right")
     ax.grid(True, axis="y", alpha=0.25)
+
+
+STRATEGY_COLORS = {"all": None, "freeze": "#6fa8dc", "replay": "#77c9a8"}
+
+
+def fig6(table: pd.DataFrame, target: str, general: str, source: str, npre: int, strategies: dict[str, str],
+         style: dict, path: str, note: str = ""):
+    """Fig 6: the accuracy-forgetting trade-off of fine-tuning strategies.  Columns: the specialised
+    test set (`target`) and the general one; rows: energy and force RMSE vs n.  One curve per
+    strategy (`strategies`: name -> type), direct training, and the pre-trained model alone."""
+    fig, axes = plt.subplots(2, 2, figsize=(10.5, 8.0), constrained_layout=True, sharex=True)
+    dashes = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (3, 1, 1, 1))]
+    for col, testset in enumerate((target, general)):
+        curves = [(DIRECT_STYLE, select(table, kind="direct", target=target, testset=testset))]
+        for i, (name, kind) in enumerate(strategies.items()):
+            color = style["color"] if kind == "all" else STRATEGY_COLORS.get(kind) or FALLBACK_COLORS[i]
+            label = "fine-tune all weights" if name == "all" else f"{name} ({kind})"
+            curves.append(({**style, "color": color, "label": label, "linestyle": dashes[i % len(dashes)]},
+                           select(table, kind="finetune", source=source, npre=npre, target=target, testset=testset,
+                                  strategy=name)))
+        _require(curves, f"Fig 6, test set {testset}")
+        pretrained = table[(table["kind"] == "pretrain") & (table["source"] == source) & (table["npre"] == npre)
+                           & (table["testset"] == testset)]
+        for row, (short, unit) in enumerate(METRICS):
+            ax = axes[row, col]
+            for s, rows in curves:
+                draw_curve(ax, rows, short, s)
+            if not pretrained.empty:
+                ax.axhline(float(pretrained[f"{short}_best"].iloc[0]), color="0.45", linestyle="--", linewidth=1.2,
+                           label=f"pre-trained on {source} only")
+            learning_axes(ax, _sizes(curves), unit)
+            if row == 0:
+                kind = "specialised" if testset == target else "general"
+                ax.set_title(f"({'ab'[col]}) {kind} test set: {testset}", fontsize=10, loc="left")
+    handles, labels = axes[0, 1].get_legend_handles_labels()
+    axes[0, 1].legend(handles, labels, frameon=False, fontsize=8)
+    fig.suptitle(_title([f"Fine-tuning strategies on {target} from {source} ({npre} structures): accuracy on the "
+                         f"specialised data vs what is kept of the general; {SPREAD}"], note), fontsize=10)
+    fig.savefig(path)
+    return fig

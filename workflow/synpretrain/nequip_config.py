@@ -127,11 +127,50 @@ def trained_model(config: dict) -> dict:
 
 def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
            training: dict, seed: int, out_dir: str, parent_package: str | None = None,
-           parent_r_max: float | None = None) -> dict:
+           parent_r_max: float | None = None, strategy: dict | None = None) -> dict:
     """The whole `nequip-train` config (a plain dict, dumped to YAML by the caller).
 
     `model` is the architecture trained; for fine-tuning it must be the parent's, and a
-    `parent_r_max` different from `model["r_max"]` fine-tunes at the new cut-off."""
+    `parent_r_max` different from `model["r_max"]` fine-tunes at the new cut-off.  `strategy`: a
+    fine-tuning strategy (`apply_strategy`), None for every weight trained on the real data."""
+    config = _render(train_file=train_file, val_file=val_file, symbols=symbols, model=model, training=training,
+                     seed=seed, out_dir=out_dir, parent_package=parent_package, parent_r_max=parent_r_max)
+    return apply_strategy(config, strategy, symbols, model["r_max"], training, seed) if strategy else config
+
+
+def apply_strategy(config: dict, strategy: dict, symbols: list[str], r_max: float, training: dict, seed: int) -> dict:
+    """A fine-tuning strategy (`synpretrain.finetune_strategies`) in a rendered config:
+    `{"type": "all"}`; `{"type": "freeze", "frozen_layers": k}`; `{"type": "replay", "fraction": f,
+    "pool_file": the parent's pre-training set, "n_real": real training structures, "n_pool": its size}`."""
+    where = "synpretrain.finetune_strategies"
+    if strategy["type"] == "freeze":
+        config["training_module"]["optimizer"]["param_groups"] = {
+            "_target_": f"{where}.frozen_param_groups", "frozen_layers": int(strategy["frozen_layers"])}
+    elif strategy["type"] == "replay":
+        from .finetune_strategies import replay_count
+
+        data = config["data"]
+        data["train_dataset"] = {"_target_": "torch.utils.data.ConcatDataset", "datasets": [
+            data["train_dataset"],
+            {"_target_": f"{where}.ForcesOnly", "dataset": _dataset(strategy["pool_file"], symbols, r_max)}]}
+        loader = data["train_dataloader"]
+        loader.pop("shuffle", None)              # the sampler shuffles
+        loader["sampler"] = {"_target_": f"{where}.ReplaySampler", "n_real": int(strategy["n_real"]),
+                             "n_pool": int(strategy["n_pool"]), "seed": int(seed),
+                             "per_epoch": replay_count(int(strategy["n_pool"]), float(strategy["fraction"]))}
+        energy = {"_target_": "nequip.data.PerAtomModifier", "field": "total_energy"}
+        config["training_module"]["loss"] = {"_target_": "nequip.train.MetricsManager", "metrics": [
+            {"name": "per_atom_energy_mse", "field": energy, "coeff": float(training["energy_weight"]),
+             "metric": {"_target_": f"{where}.MaskedMeanSquaredError"}, "ignore_nan": True},
+            {"name": "forces_mse", "field": "forces", "coeff": float(training["force_weight"]),
+             "metric": {"_target_": "nequip.train.MeanSquaredError"}}]}
+    elif strategy["type"] != "all":
+        raise ValueError(f"unknown fine-tuning strategy type {strategy['type']!r}")
+    return config
+
+
+def _render(*, train_file: str, val_file: str, symbols: list[str], model: dict, training: dict, seed: int,
+            out_dir: str, parent_package: str | None, parent_r_max: float | None) -> dict:
     stopping = training["early_stopping"]
     model_config = model_block(model, symbols, seed, parent_package, parent_r_max)
     if training.get("compile", False):
