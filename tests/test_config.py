@@ -128,9 +128,9 @@ def drop(mapping, key):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: c["experiments"].update(fig6=c["experiments"]["fig3"]),
-     "experiments.fig6: no figure draws an experiment of that name, so its models would be trained and never "
-     "shown (known: fig2, fig3, fig4, fig5)"),
+    (lambda c: c["experiments"].update(fig7=c["experiments"]["fig3"]),
+     "experiments.fig7: no figure draws an experiment of that name, so its models would be trained and never "
+     "shown (known: fig2, fig3, fig4, fig5, fig6)"),
     (lambda c: drop(c["figures"], "fig5"), "experiments.fig5: drawing it needs a `figures.fig5` block"),
     (lambda c: drop(c["experiments"], "fig5"), "figures.fig5: there is no `experiments.fig5` to draw"),
     (lambda c: c["figures"]["fig4"].update(general_testset="c-rael"),
@@ -161,6 +161,29 @@ def drop(mapping, key):
         "umap-reference", "umap-projected", "umap-colors", "md-structure-dataset", "md-structure-split",
         "md-structure-element"])
 def test_figure_and_md_errors_name_the_key(edit, message):
+    config = load(DEMO)
+    edit(config)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(config)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["experiments"]["fig6"].update(strategies=["all", "freez1"]),
+     "experiments.fig6.strategies: 'freez1' is neither `all` nor a key of `strategies` (known: all, freeze1, replay)"),
+    (lambda c: c["strategies"].update(all={"type": "freeze", "frozen_layers": 1}), "strategies.all: `all` is built in"),
+    (lambda c: c["strategies"].update(f={"type": "freeze"}), "strategies.f: type freeze needs `frozen_layers`"),
+    (lambda c: c["strategies"]["replay"].update(frozen_layers=1),
+     "strategies.replay: frozen_layers is not a setting of type replay"),
+    (lambda c: c["strategies"].update({"a/b": {"type": "replay", "fraction": 0.1}}),
+     "strategies.a/b: a strategy name is a folder name"),
+    (lambda c: c["figures"]["fig6"].update(general_testset="c-dense"),
+     "figures.fig6.general_testset: 'c-dense' must be one of experiments.fig6.testsets (c-dense, c-real) other "
+     "than its target"),
+    (lambda c: c["experiments"]["fig6"].update(sources=["chgnet", "lcbop"]),
+     "experiments.fig6: one source and one pretrain size"),
+], ids=["unknown-strategy", "all-redefined", "freeze-without-layers", "setting-of-another-type", "not-a-folder-name",
+        "general-is-the-target", "two-sources"])
+def test_strategy_errors_name_the_key(edit, message):
     config = load(DEMO)
     edit(config)
     with pytest.raises(ConfigError, match=re.escape(message)):

@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 
 from synpretrain.aggregate import learning_curves, mark_diverged, read_table
-from synpretrain.figures import fig3, fig5
+from synpretrain.figures import fig3, fig5, fig6
 
 ENERGY, FORCE = "energy_rmse_mev_per_atom", "force_rmse_ev_per_a"
 
 
-def run(kind, source, n, seed, energy, force, npre=100, target="t"):
+def run(kind, source, n, seed, energy, force, npre=100, target="t", testset="t", strategy="all"):
     return {"kind": kind, "source": source, "npre": npre if kind == "finetune" else 0, "target": target, "n": n,
-            "seed": seed, "testset": "t", ENERGY: energy, FORCE: force, "finite_predictions": True,
-            "nan_in_validation": False}
+            "seed": seed, "testset": testset, ENERGY: energy, FORCE: force, "finite_predictions": True,
+            "nan_in_validation": False, "strategy": strategy}
 
 
 @pytest.fixture
@@ -71,5 +71,39 @@ def test_fig5_bars_are_the_mean_over_seeds_of_the_runs(tables, tmp_path):
         at_30 = runs[runs["n"] == 30]
         expected = [at_30.loc[at_30["source"] == s, FORCE].mean() for s in ("direct", "a", "b")]
         assert [bar.get_height() for bar in bars] == pytest.approx(expected)
+    finally:
+        plt.close(fig)
+
+
+def test_fig6_draws_each_strategy_on_the_specialised_and_the_general_test_set(tmp_path):
+    rows = []
+    for testset, worse in (("t", 1.0), ("g", 3.0)):
+        pretrained = run("pretrain", "a", 0, 42, 900.0 * worse, 2.0, target="", testset=testset)
+        pretrained["npre"] = 100
+        rows.append(pretrained)
+        for seed in (1, 2):
+            for n in (5, 15):
+                rows.append(run("direct", "direct", n, seed, 300.0 * worse / n + seed, 1.0, testset=testset))
+                for k, strategy in enumerate(("all", "freeze1", "replay")):
+                    rows.append(run("finetune", "a", n, seed, (100.0 + 10 * k) * worse / n + seed, 0.5 + k / 10,
+                                    testset=testset, strategy=strategy))
+    curves = learning_curves(mark_diverged(pd.DataFrame(rows)))
+    strategies = {"all": "all", "freeze1": "freeze", "replay": "replay"}
+    fig = fig6(curves, "t", "g", "a", 100, strategies, {"label": "A", "color": "#d62728", "family": "ml"},
+               str(tmp_path / "fig6.pdf"))
+    try:
+        assert len(fig.axes) == 4
+        for col, testset in enumerate(("t", "g")):
+            for row, short in enumerate(("energy", "force")):
+                ax = fig.axes[2 * row + col]
+                plotted = {line.get_label(): line for line in ax.lines if not line.get_label().startswith("_")}
+                assert set(plotted) == {"Direct", "fine-tune all weights", "freeze1 (freeze)", "replay (replay)",
+                                        "pre-trained on a only"}
+                for label, strategy in (("fine-tune all weights", "all"), ("freeze1 (freeze)", "freeze1")):
+                    expected = curves[(curves["kind"] == "finetune") & (curves["strategy"] == strategy)
+                                      & (curves["testset"] == testset)].sort_values("n")[f"{short}_best"]
+                    np.testing.assert_array_equal(plotted[label].get_ydata(), expected)
+                pretrained = curves[(curves["kind"] == "pretrain") & (curves["testset"] == testset)][f"{short}_best"]
+                assert plotted["pre-trained on a only"].get_ydata()[0] == pretrained.iloc[0]
     finally:
         plt.close(fig)

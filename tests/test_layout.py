@@ -54,11 +54,29 @@ def test_the_model_wildcard_matches_model_paths_only():
 
 def test_eval_meta_names_the_point_of_the_learning_curve():
     assert FINETUNED.eval_meta("c-dense", 42) == {"kind": "finetune", "source": "chgnet", "npre": 128,
-                                                   "target": "c-real", "n": 10, "seed": 2, "testset": "c-dense"}
+                                                   "target": "c-real", "n": 10, "seed": 2, "testset": "c-dense",
+                                                   "strategy": "all"}
     assert DIRECT.eval_meta("c-dense", 42) == {"kind": "direct", "source": "direct", "npre": 0,
-                                                "target": "c-dense", "n": 5, "seed": 1, "testset": "c-dense"}
+                                                "target": "c-dense", "n": 5, "seed": 1, "testset": "c-dense",
+                                                "strategy": "all"}
     assert PRETRAINED.eval_meta("c-real", 42) == {"kind": "pretrain", "source": "chgnet", "npre": 128,
-                                                   "target": None, "n": 0, "seed": 42, "testset": "c-real"}
+                                                   "target": None, "n": 0, "seed": 42, "testset": "c-real",
+                                                   "strategy": "all"}
+
+
+def test_a_fine_tuning_strategy_is_a_folder_of_its_own():
+    frozen = ModelId("finetune", 10, source="chgnet", npre=128, target="c-real", seed=2, strategy="freeze2")
+    assert frozen.path == "finetune/chgnet/n128/c-real/freeze2/n10/seed2"
+    assert FINETUNED.path == "finetune/chgnet/n128/c-real/n10/seed2"            # the paper's paths unchanged
+    pattern = ModelId.pattern("finetune", "{strategy}")
+    assert pattern.path == "finetune/{source}/n{npre}/{target}/{strategy}/n{n}/seed{seed}"
+    wildcards = dict(zip(["source", "npre", "target", "strategy", "n", "seed"],
+                         ["chgnet", "128", "c-real", "freeze2", "10", "2"]))
+    assert ModelId.from_wildcards("finetune", wildcards) == frozen
+    assert ModelId.from_wildcards("finetune", {k: v for k, v in wildcards.items() if k != "strategy"}) == FINETUNED
+    assert frozen.eval_meta("c-dense", 42)["strategy"] == "freeze2"
+    regex = re.compile(f"^({model_regex()})$")
+    assert regex.match(frozen.path) and regex.match(FINETUNED.path)
 
 
 def test_data_paths_and_patterns():

@@ -263,8 +263,9 @@ def test_the_paper_plan(tmp_path):
     alone only its own models (4 sources x 8 sizes x 5 seeds, 40 direct, in packs of 6)."""
     paper = REPO / "config" / "paper.yaml"
     jobs = planned_jobs(snakemake(tmp_path, "-n", "all", configfile=paper))
-    assert sum(jobs.values()) - jobs["total"] == jobs["total"] == 1472           # README: 1,472 jobs
-    assert (jobs["pretrain"], jobs["finetune"], jobs["direct"], jobs["gpu_pack"]) == (24, 513, 85, 110)
+    assert sum(jobs.values()) - jobs["total"] == jobs["total"] == 1583           # README: 1,583 jobs
+    assert (jobs["pretrain"], jobs["finetune"], jobs["direct"], jobs["gpu_pack"]) == (24, 513, 85, 119)
+    assert jobs["finetune_strategy"] == jobs["evaluate_finetune_strategy"] == 50  # Fig 6: 2 strategies x 5 x 5
     assert jobs["acquire_dataset"] == 4 and jobs["assemble_dataset"] == 5      # 4 downloads + the derived set
     assert jobs["evaluate_finetune"] == jobs["evaluate_direct"] == 25          # Fig 4's general test set
     fig3 = planned_jobs(snakemake(tmp_path, "-n", "results/fig3.pdf", configfile=paper))

@@ -6,7 +6,7 @@ from pathlib import Path
 from synpretrain import plan
 from synpretrain.config import REFERENCE, check_config, elements_of, finetune_model, source_model, stage_training
 from synpretrain.gpus import job_resources
-from synpretrain.layout import Layout, ModelId, md_pattern, model_file_pattern, model_regex
+from synpretrain.layout import ALL, Layout, ModelId, md_pattern, model_file_pattern, model_regex
 from synpretrain.prepared_data import prepared_file
 from synpretrain.user_data import extxyz_files
 
@@ -49,6 +49,7 @@ wildcard_constraints:
     stem=r"(data|labels)/[^.]+",
     rmax=r"[0-9.]+",
     pack=_alternatives(PACKS),
+    strategy=_alternatives(config["strategies"]),
 
 
 # --- data (data.smk) ------------------------------------------------------------
@@ -138,6 +139,18 @@ def training_inputs(dataset, labeller, n, r_max):
 def target_files(target, n, r_max):
     spec = TARGETS[target]
     return training_inputs(spec["dataset"], spec["labeller"], n, r_max)
+
+
+def finetune_files(wc):
+    """A fine-tuning job's data (`target_files`), and for a replay strategy the parent's
+    pre-training set (`replay`, at the fine-tuning cut-off)."""
+    r_max = finetune_model(config, wc.source)["r_max"]
+    files = target_files(wc.target, wc.n, r_max)
+    strategy = plan.strategy_spec(config, wc.get("strategy", ALL))
+    if strategy["type"] == "replay":
+        pool = training_inputs(source_dataset(wc.source), SOURCES[wc.source]["labeller"], wc.npre, r_max)
+        files.update(replay=pool["train"], replay_labels=pool["labels"])
+    return files
 
 
 def source_files(source, npre):

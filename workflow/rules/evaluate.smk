@@ -4,6 +4,7 @@
 
 
 ruleorder: finetune > evaluate_finetune
+ruleorder: finetune_strategy > evaluate_finetune_strategy
 ruleorder: direct > evaluate_direct
 
 
@@ -38,6 +39,21 @@ use rule evaluate_direct as evaluate_finetune with:
         FINETUNED.eval_log("{testset}"),
     benchmark:
         FINETUNED.eval_benchmark("{testset}")
+    params:
+        meta=eval_meta("finetune"),
+
+
+use rule evaluate_direct as evaluate_finetune_strategy with:
+    input:
+        package=FINETUNED_BY_STRATEGY.package(RESULTS),
+        summary=FINETUNED_BY_STRATEGY.summary(RESULTS),
+        test=lambda wc: test_file(wc.testset),
+    output:
+        FINETUNED_BY_STRATEGY.eval_file(RESULTS, "{testset}"),
+    log:
+        FINETUNED_BY_STRATEGY.eval_log("{testset}"),
+    benchmark:
+        FINETUNED_BY_STRATEGY.eval_benchmark("{testset}")
     params:
         meta=eval_meta("finetune"),
 

@@ -80,6 +80,26 @@ rule fig4:
         "../scripts/fig4.py"
 
 
+rule fig6:
+    """Fig 6: fine-tuning strategies, error on the specialised and on the general test set vs n."""
+    input:
+        curves=L.experiment_table("fig6", "curves"),
+        packs=lambda wc: pack_records("fig6"),
+    output:
+        report(L.figure("fig6"), caption="../report/fig6.rst", category="Figures"),
+    log:
+        "logs/figures/fig6.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        **plan.experiment_params(config, "fig6"),
+        general=lambda wc: config["figures"]["fig6"]["general_testset"],
+        strategies=lambda wc: plan.strategy_types(config, "fig6"),
+        note=config["figure_note"],
+    script:
+        "../scripts/fig6.py"
+
+
 rule fig5:
     """Fig 5: alchemical pre-training (C -> Si) at two settings, environment map, bars at one n."""
     input:

@@ -5,6 +5,7 @@
 # no second start-up, and on the training's GPU); evaluate.smk covers the other evaluations.
 PRETRAINED = ModelId.pattern("pretrain")
 FINETUNED = ModelId.pattern("finetune")
+FINETUNED_BY_STRATEGY = ModelId.pattern("finetune", "{strategy}")  # strategies other than `all`
 DIRECT = ModelId.pattern("direct")
 
 
@@ -57,9 +58,10 @@ rule pretrain:
 
 
 rule finetune:
-    """Fine-tune all weights of a pre-trained model on n real structures."""
+    """Fine-tune a pre-trained model on n real structures: all weights (this rule), or with a
+    strategy against forgetting (`finetune_strategy`)."""
     input:
-        unpack(lambda wc: target_files(wc.target, wc.n, finetune_model(config, wc.source)["r_max"])),
+        unpack(finetune_files),
         parent=PRETRAINED.package(RESULTS),
         test=lambda wc: test_file(wc.target),
     output:
@@ -87,8 +89,20 @@ rule finetune:
         jobs_per_gpu=plan.jobs_per_gpu(config),
         mps=config["resources"]["mps"],
         eval_meta=eval_meta("finetune", home=True),
+        strategy=lambda wc: plan.strategy_spec(config, wc.get("strategy", ALL)),
     script:
         "../scripts/train.py"
+
+
+use rule finetune as finetune_strategy with:
+    output:
+        package=FINETUNED_BY_STRATEGY.package(RESULTS),
+        summary=FINETUNED_BY_STRATEGY.summary(RESULTS),
+        evaluation=FINETUNED_BY_STRATEGY.eval_file(RESULTS, "{target}"),
+    log:
+        FINETUNED_BY_STRATEGY.log(),
+    benchmark:
+        FINETUNED_BY_STRATEGY.benchmark()
 
 
 rule direct:

@@ -12,19 +12,23 @@ from synpretrain.runlog import rule_log
 with rule_log(snakemake.log[0], snakemake.threads) as log:
     out_dir = Path(snakemake.output.package).parent
     parent = snakemake.input.get("parent")
+    strategy = dict(snakemake.params.get("strategy") or {"type": "all"})
+    if strategy["type"] == "replay":   # the parent's pre-training set, force-only (finetune_strategies)
+        strategy.update(pool_file=snakemake.input.replay, n_pool=count_frames(snakemake.input.replay_labels),
+                        n_real=count_frames(snakemake.input.labels))
     config = nequip_config.render(
         train_file=snakemake.input.train, val_file=snakemake.input.val,
         symbols=list(snakemake.params.symbols), model=snakemake.params.model,
         training=snakemake.params.training, seed=snakemake.params.seed,
         out_dir=str(out_dir.resolve()), parent_package=parent,
-        parent_r_max=snakemake.params.get("parent_r_max"))
+        parent_r_max=snakemake.params.get("parent_r_max"), strategy=strategy)
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
         "n_train": count_frames(snakemake.input.labels),
         "n_val": count_frames(snakemake.input.val_labels),
         "train_file": str(snakemake.input.labels), "train_sha256": sha256(snakemake.input.labels),
         "prepared_data": str(snakemake.input.train).endswith(".lmdb"),
-        "parent_package": parent, "parent_sha256": sha256(parent) if parent else None,
+        "parent_package": parent, "parent_sha256": sha256(parent) if parent else None, "strategy": strategy,
         "wildcards": dict(snakemake.wildcards),
     }
     # the model's own test set, evaluated in the training process (finetune, direct)

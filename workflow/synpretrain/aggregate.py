@@ -14,10 +14,11 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .layout import ALL
 from .metrics import mean_std
 
 ENERGY, FORCE = "energy_rmse_mev_per_atom", "force_rmse_ev_per_a"
-POINT = ["kind", "source", "npre", "target", "n", "testset"]
+POINT = ["kind", "source", "npre", "target", "n", "testset", "strategy"]
 OUTLIER_FACTOR = 3.0
 
 
@@ -30,6 +31,13 @@ def load_evaluations(paths: Iterable[str | Path]) -> pd.DataFrame:
     return mark_diverged(frame)
 
 
+def with_strategy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records written before fine-tuning strategies existed fine-tuned every weight."""
+    frame = frame.copy()
+    frame["strategy"] = frame["strategy"].fillna(ALL) if "strategy" in frame else ALL
+    return frame
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """A runs or curves table as `learning_curves.py` wrote it (a pre-trained model's empty target
     read back as "", not NaN, so that selections by target work as on the written frame)."""
@@ -40,7 +48,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def mark_diverged(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
+    frame = with_strategy(frame)
     broken = ~frame["finite_predictions"].astype(bool) | frame["nan_in_validation"].fillna(False).astype(bool)
     broken |= ~np.isfinite(frame[ENERGY]) | ~np.isfinite(frame[FORCE])
     outlier = pd.Series(False, index=frame.index)
@@ -59,7 +67,7 @@ def mark_diverged(frame: pd.DataFrame) -> pd.DataFrame:
 def learning_curves(frame: pd.DataFrame) -> pd.DataFrame:
     """Per point: best (min over seeds, per metric, as the paper plots), mean, std, range."""
     rows = []
-    for key, group in frame.groupby(POINT, dropna=False):
+    for key, group in with_strategy(frame).groupby(POINT, dropna=False):
         row = dict(zip(POINT, key))
         row["n_seeds"] = len(group)
         row["n_diverged"] = int(group["diverged"].sum())

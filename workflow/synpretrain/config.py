@@ -17,8 +17,9 @@ STAGES = ("pretrain", "finetune", "direct")
 REFERENCE = "reference"  # labeller name meaning "the dataset's own labels"
 LABELLED_FORMATS = {"c-gap-17", "c-gap-20u", "si-gap-18", "extxyz"}
 # The experiments a figure draws (workflow/rules/figures.smk); Figs 4 and 5 also need `figures.<name>`.
-FIGURES = ("fig2", "fig3", "fig4", "fig5")
-FIGURE_SETTINGS = ("fig4", "fig5")
+FIGURES = ("fig2", "fig3", "fig4", "fig5", "fig6")
+FIGURE_SETTINGS = ("fig4", "fig5", "fig6")
+STRATEGY_PARAMETER = {"freeze": "frozen_layers", "replay": "fraction"}  # what each strategy type needs
 SPLITS = ("train", "val", "test")
 
 
@@ -118,6 +119,7 @@ def check_config(config: dict) -> None:
                      f"the models of {name} are trained on {_known(target_elements)}")
 
     _check_figures(config)
+    _check_strategies(config)
 
 
 def _check_generation(name: str, spec: dict) -> None:
@@ -132,6 +134,28 @@ def _check_generation(name: str, spec: dict) -> None:
         _require(elements <= DRIVING_ELEMENTS[potential], f"datasets.{name}.generate.driving_potential: {potential} "
                  f"drives {_known(DRIVING_ELEMENTS[potential])}, not {_known(elements - DRIVING_ELEMENTS[potential])}; "
                  f"give {{pair_style: ..., potential: FILE}} for another material")
+
+
+def _check_strategies(config: dict) -> None:
+    """Named strategies have what their type needs, and experiments name strategies that exist."""
+    strategies = config.get("strategies") or {}
+    _require("all" not in strategies, "strategies.all: `all` is built in (every weight trained); choose another name")
+    for name, spec in strategies.items():
+        needed = STRATEGY_PARAMETER[spec["type"]]
+        _require(needed in spec, f"strategies.{name}: type {spec['type']} needs `{needed}`")
+        extra = set(spec) - {"type", needed}
+        _require(not extra, f"strategies.{name}: {', '.join(sorted(extra))} is not a setting of type {spec['type']}")
+        _require(re.fullmatch(r"[A-Za-z0-9_-]+", name) is not None,
+                 f"strategies.{name}: a strategy name is a folder name: letters, digits, - and _")
+    for experiment, spec in config["experiments"].items():
+        for name in spec.get("strategies", ["all"]):
+            _require(name == "all" or name in strategies,
+                     f"experiments.{experiment}.strategies: {name!r} is neither `all` nor a key of `strategies` "
+                     f"(known: {_known(['all', *strategies])})")
+    fig6 = config["experiments"].get("fig6")
+    if fig6 is not None:
+        _require(len(fig6["sources"]) == 1 and len(fig6["pretrain_sizes"]) == 1,
+                 "experiments.fig6: one source and one pretrain size (the strategies are what varies)")
 
 
 def _check_figures(config: dict) -> None:
@@ -167,6 +191,12 @@ def _check_figures(config: dict) -> None:
                  f"({_known(finetune_seeds)})")
         _require(bool((config.get("md") or {}).get("structure")),
                  "figures.fig4: Fig 4d's MD runs need an `md` block with `md.structure`")
+    if "fig6" in figures:
+        general, experiment = figures["fig6"]["general_testset"], experiments["fig6"]
+        testsets = experiment.get("testsets", [experiment["target"]])
+        _require(general in testsets and general != experiment["target"],
+                 f"figures.fig6.general_testset: {general!r} must be one of experiments.fig6.testsets "
+                 f"({_known(testsets)}) other than its target")
     if "fig5" in figures and figures["fig5"].get("bars_n") is not None:
         bars_n, sizes = figures["fig5"]["bars_n"], experiments["fig5"]["sizes"]
         _require(bars_n in sizes, f"figures.fig5.bars_n: {bars_n} is not among experiments.fig5.sizes ({_known(sizes)})")

@@ -293,9 +293,10 @@ def fig6(table: pd.DataFrame, target: str, general: str, source: str, npre: int,
             if row == 0:
                 kind = "specialised" if testset == target else "general"
                 ax.set_title(f"({'ab'[col]}) {kind} test set: {testset}", fontsize=10, loc="left")
+                ax.set_xlabel("")
     handles, labels = axes[0, 1].get_legend_handles_labels()
-    axes[0, 1].legend(handles, labels, frameon=False, fontsize=8)
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=8)
     fig.suptitle(_title([f"Fine-tuning strategies on {target} from {source} ({npre} structures): accuracy on the "
-                         f"specialised data vs what is kept of the general; {SPREAD}"], note), fontsize=10)
+                         "specialised data vs what is kept of the general", SPREAD], note), fontsize=10)
     fig.savefig(path)
     return fig

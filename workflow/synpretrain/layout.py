@@ -23,6 +23,7 @@ from .config import REFERENCE, STAGES
 PACKAGE = "model.nequip.zip"
 SUMMARY = "training.json"
 MD_OUTPUTS = {"summary": "stability.json", "frames": "stability.csv", "trajectory": "trajectory.extxyz"}
+ALL = "all"  # the fine-tuning strategy of the paper: every weight trained on the real data
 
 
 def fmt_number(x) -> str:
@@ -39,33 +40,39 @@ class ModelId:
     npre: int | None = None      # parent's pre-training size (finetune)
     target: str | None = None    # real data set (finetune, direct)
     seed: int | None = None      # fine-tuning / direct seed
+    strategy: str = ALL          # fine-tuning strategy (a name under `strategies:`; ALL: every weight)
 
     @classmethod
-    def pattern(cls, stage: str) -> "ModelId":
-        """The model of a rule's wildcards: its paths are the rule's patterns."""
+    def pattern(cls, stage: str, strategy: str = ALL) -> "ModelId":
+        """The model of a rule's wildcards: its paths are the rule's patterns (`strategy="{strategy}"`:
+        the fine-tuning rules of the strategies other than ALL)."""
         if stage == "pretrain":
             return cls(stage, "{npre}", source="{source}")
         if stage == "finetune":
-            return cls(stage, "{n}", source="{source}", npre="{npre}", target="{target}", seed="{seed}")
+            return cls(stage, "{n}", source="{source}", npre="{npre}", target="{target}", seed="{seed}",
+                       strategy=strategy)
         return cls(stage, "{n}", target="{target}", seed="{seed}")
 
     @classmethod
     def from_wildcards(cls, stage: str, wildcards) -> "ModelId":
-        get = getattr(wildcards, "get", None) or wildcards.__getitem__
+        get = getattr(wildcards, "get", None) or (lambda key, default=None: wildcards[key] if key in wildcards
+                                                  else default)
         if stage == "pretrain":
             return cls(stage, int(get("npre")), source=get("source"))
         if stage == "finetune":
             return cls(stage, int(get("n")), source=get("source"), npre=int(get("npre")),
-                       target=get("target"), seed=int(get("seed")))
+                       target=get("target"), seed=int(get("seed")), strategy=get("strategy", None) or ALL)
         return cls(stage, int(get("n")), target=get("target"), seed=int(get("seed")))
 
     @property
     def path(self) -> str:
-        """The model's folder below `results/models/` (and `results/eval/`, `results/md/`)."""
+        """The model's folder below `results/models/` (and `results/eval/`, `results/md/`); a
+        strategy other than ALL is a folder below the target's, so the paper's paths stay as they were."""
         if self.stage == "pretrain":
             return f"pretrain/{self.source}/n{self.n}"
         if self.stage == "finetune":
-            return f"finetune/{self.source}/n{self.npre}/{self.target}/n{self.n}/seed{self.seed}"
+            strategy = "" if self.strategy == ALL else f"{self.strategy}/"
+            return f"finetune/{self.source}/n{self.npre}/{self.target}/{strategy}n{self.n}/seed{self.seed}"
         return f"direct/{self.target}/n{self.n}/seed{self.seed}"
 
     model = path  # the name the packing and the ledger use
@@ -110,7 +117,8 @@ class ModelId:
         return {"kind": self.stage, "source": self.source if self.stage != "direct" else "direct",
                 "npre": self.npre if self.stage == "finetune" else (self.n if self.stage == "pretrain" else 0),
                 "target": self.target, "n": 0 if self.stage == "pretrain" else self.n,
-                "seed": pretrain_seed if self.stage == "pretrain" else self.seed, "testset": testset}
+                "seed": pretrain_seed if self.stage == "pretrain" else self.seed, "testset": testset,
+                "strategy": self.strategy}
 
     def md_file(self, results: str, output: str) -> str:
         """`output`: a key of MD_OUTPUTS (summary, frames, trajectory)."""
@@ -120,8 +128,8 @@ class ModelId:
 def model_regex() -> str:
     """The `{model}` wildcard (MD rules): any model path `ModelId.path` can write."""
     parts = []
-    for stage in STAGES:
-        path = re.escape(ModelId.pattern(stage).path)
+    for stage, strategy in [(stage, ALL) for stage in STAGES] + [("finetune", "{strategy}")]:
+        path = re.escape(ModelId.pattern(stage, strategy).path)
         path = re.sub(r"\\\{(npre|n|seed)\\\}", r"\\d+", path)
         parts.append(re.sub(r"\\\{\w+\\\}", r"[^/]+", path))
     return "|".join(parts)

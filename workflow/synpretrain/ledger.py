@@ -20,7 +20,8 @@ import pandas as pd
 
 from .config import stage_training
 from .layout import ModelId, benchmark_model
-from .plan import experiments_of, jobs_per_gpu, planned_jobs, training_settings
+from .finetune_strategies import replay_count
+from .plan import experiments_of, jobs_per_gpu, planned_jobs, strategy_spec, training_settings
 
 GPU_STAGES = {"train/pretrain": "pre-training", "train/finetune": "fine-tuning", "train/direct": "direct training",
               "md": "MD stability"}
@@ -106,6 +107,12 @@ def validation_size(config: dict, dataset: str) -> int:
     return int((spec.get("split") or {}).get("val_size") or 0)
 
 
+def replayed(config: dict, job: ModelId) -> int:
+    """Pre-training structures a replay fine-tuning also sees every epoch (0 for any other job)."""
+    spec = strategy_spec(config, job.strategy)
+    return replay_count(job.npre, spec["fraction"]) if spec["type"] == "replay" else 0
+
+
 def bench_kernel(config: dict, bench: dict) -> str:
     """The tensor-product kernel the forecast assumes: the pre-training's `training.kernel`, with
     `auto` = openequivariance where the bench measured it (a forecast is for a GPU)."""
@@ -145,7 +152,7 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     rows = []
     for job in planned_jobs(config):
         _, training = training_settings(config, job)
-        per_epoch = (job.n + validation_size(config, _dataset_of(config, job))) / rate
+        per_epoch = (job.n + replayed(config, job) + validation_size(config, _dataset_of(config, job))) / rate
 
         def gpu_hours(epochs: float) -> float:  # a 1/k share of the GPU for the job's wall time
             return (fixed + epochs * per_epoch) / 3600 / k

@@ -8,7 +8,7 @@ targets of `all` are decided here too, so that the workflow's .smk files only as
 from __future__ import annotations
 
 from .config import FIGURE_SETTINGS, FIGURES, STAGES, finetune_model, source_model, stage_training
-from .layout import Layout, ModelId
+from .layout import ALL, Layout, ModelId
 
 
 def planned_jobs(config: dict) -> list[ModelId]:
@@ -20,8 +20,10 @@ def planned_jobs(config: dict) -> list[ModelId]:
         for source in spec["sources"]:
             for npre in spec["pretrain_sizes"]:
                 jobs.add(ModelId("pretrain", npre, source=source))
-                jobs.update(ModelId("finetune", n, source=source, npre=npre, target=target, seed=seed)
-                            for n in spec["sizes"] for seed in finetune_seeds)
+                jobs.update(ModelId("finetune", n, source=source, npre=npre, target=target, seed=seed,
+                                    strategy=strategy)
+                            for n in spec["sizes"] for seed in finetune_seeds
+                            for strategy in spec.get("strategies", [ALL]))
         jobs.update(ModelId("direct", n, target=target, seed=seed) for n in spec["sizes"] for seed in spec["seeds"])
     return sorted(jobs, key=lambda j: (STAGES.index(j.stage), j.n, j.model))
 
@@ -39,8 +41,8 @@ def experiment_evals(config: dict, experiment: str, results: str, pretrained: bo
 
 
 def figure_evals(config: dict, experiment: str, results: str) -> list[str]:
-    """The evaluations an experiment's figure draws: Fig 4 also shows the pre-trained model alone."""
-    return experiment_evals(config, experiment, results, pretrained=experiment == "fig4")
+    """The evaluations an experiment's figure draws: Figs 4 and 6 also show the pre-trained model alone."""
+    return experiment_evals(config, experiment, results, pretrained=experiment in ("fig4", "fig6"))
 
 
 def jobs_per_gpu(config: dict) -> int:
@@ -118,6 +120,17 @@ def experiment_params(config: dict, name: str) -> dict:
     return {"target": spec.get("target"), "npre": max(spec.get("pretrain_sizes", [0])),
             "sources": spec.get("sources", []),
             "displays": {source: display(config, source) for source in spec.get("sources", [])}}
+
+
+def strategy_types(config: dict, name: str) -> dict[str, str]:
+    """An experiment's fine-tuning strategies, name -> type, in its order (`all` is its own type)."""
+    named = config.get("strategies") or {}
+    return {s: ALL if s == ALL else named[s]["type"] for s in config["experiments"][name].get("strategies", [ALL])}
+
+
+def strategy_spec(config: dict, name: str) -> dict:
+    """The settings of a strategy by name (`all`: {"type": "all"})."""
+    return {"type": ALL} if name == ALL else dict(config["strategies"][name])
 
 
 def source_labels(config: dict, name: str, family: str) -> list[str]:
