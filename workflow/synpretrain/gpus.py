@@ -1,8 +1,9 @@
-"""K jobs per GPU on a multi-GPU workstation.
+"""K jobs per GPU: slots on a multi-GPU workstation, and MPS for the jobs that share a GPU.
 
-A NequIP training job of the paper's size keeps a GPU only about half busy, and K such jobs side by
-side get more done (three: 1.7 x one job's structures/s on an H200, README "Cost"), so the workflow
-places `jobs_per_gpu` jobs on every GPU.
+A NequIP training job of the paper's size keeps a GPU only 20-40 % busy, and K such jobs side by
+side get more done (six: 4.5 x one job's structures/s on an H200 with OpenEquivariance kernels,
+README "Cost"), so the workflow places `jobs_per_gpu` jobs on every GPU (`claim_gpu`), and with
+`resources.mps` their kernels run concurrently through an MPS daemon (`shared_gpu`).
 `snakemake --resources gpu=S` limits how many GPU jobs run at once (S = GPUs x jobs_per_gpu job
 slots), but it does not say which GPU a job gets: every job would see all of them and use the
 first.  `claim_gpu` gives each job a slot on one GPU by holding an exclusive lock file per slot
