@@ -275,6 +275,19 @@ def test_the_paper_plan(tmp_path):
     assert "evaluate_finetune" not in fig3 and "fig2" not in fig3
 
 
+def test_one_point_of_a_fine_tuning_strategy_is_addressable(tmp_path):
+    """The demo's Fig 6: a replay point asked for alone plans its own fine-tuning (the strategy rule,
+    with the parent's pre-training set as input) and its general-test evaluation, no figure."""
+    demo = REPO / "config" / "config.yaml"
+    point = "results/eval/finetune/chgnet/n128/c-dense/replay/n5/seed1/c-real.json"
+    jobs = planned_jobs(snakemake(tmp_path, "-n", point, configfile=demo))
+    assert jobs["finetune_strategy"] == jobs["evaluate_finetune_strategy"] == jobs["pretrain"] == 1
+    assert "finetune" not in jobs and "fig6" not in jobs
+    fig6 = planned_jobs(snakemake(tmp_path, "-n", "results/fig6.pdf", configfile=demo))
+    # 2 strategies x 2 sizes x 2 seeds, besides Fig 4's `all` models; each also on the general test set
+    assert fig6["finetune_strategy"] == fig6["evaluate_finetune_strategy"] == 8 and fig6["finetune"] == 4
+
+
 def test_the_report_is_snakemakes_own(tiny_run):
     """`snakemake --report` after a run: one HTML file with every figure and table."""
     result = snakemake(tiny_run, "--report", "results/report.html")
