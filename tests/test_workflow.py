@@ -207,7 +207,9 @@ def test_compute_ledger_and_forecast(tiny_run):
     total = ledger.loc[("total", "all")]
     assert total["job_hours"] > 0 and total["cpu_core_hours"] > 0 and total["gpu_hours"] == 0   # all on the CPU
     assert total["kwh"] > 0 and total["kg_co2"] > 0
-    assert ledger.loc["stage", "job_hours"].sum() == pytest.approx(total["job_hours"], rel=1e-3)
+    stages = ledger.loc["stage", "job_hours"]
+    # compute.csv rounds every value to 4 decimals: the stages' sum may differ by half a unit each
+    assert stages.sum() == pytest.approx(total["job_hours"], abs=5e-5 * (len(stages) + 1))
     forecast = pd.read_csv(tiny_run / "results/tables/compute_forecast.csv").set_index(["scope", "name"])
     assert forecast.loc[("total", "all"), "gpu_hours_max"] > forecast.loc[("total", "all"), "gpu_hours_estimate"] > 0
     direct_models = list((tiny_run / "results/models/direct").glob("*/n*/seed*/training.json"))
