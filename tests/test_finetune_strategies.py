@@ -11,8 +11,9 @@ import torch
 
 from fixtures import lcbop_training_split
 from synpretrain import nequip_config, training
-from synpretrain.finetune_strategies import MaskedMeanSquaredError, ReplaySampler, frozen_names, replay_count
+from synpretrain.finetune_strategies import MaskedMeanSquaredError, ReplaySampler, frozen_names
 from synpretrain.nequip_models import load_packaged_model
+from synpretrain.plan import replay_count
 
 MODEL = {"num_layers": 3, "num_features": 4, "l_max": 1, "parity": True, "r_max": 4.0, "num_bessels": 6,
          "bessel_trainable": True, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1, "radial_mlp_width": 8,

@@ -52,7 +52,7 @@ rule pretrain:
         model=lambda wc: source_model(config, wc.source),
         training=stage_training(config, "pretrain"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
-        mps=config["resources"]["mps"],
+        mps=plan.uses_mps(config),
     script:
         "../scripts/train.py"
 
@@ -87,7 +87,7 @@ rule finetune:
         parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
-        mps=config["resources"]["mps"],
+        mps=plan.uses_mps(config),
         eval_meta=eval_meta("finetune", home=True),
         strategy=lambda wc: plan.strategy_spec(config, wc.get("strategy", ALL)),
     script:
@@ -132,7 +132,7 @@ rule direct:
         model=config["model"],
         training=stage_training(config, "direct"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
-        mps=config["resources"]["mps"],
+        mps=plan.uses_mps(config),
         eval_meta=eval_meta("direct", home=True),
     script:
         "../scripts/train.py"

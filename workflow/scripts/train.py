@@ -12,10 +12,11 @@ from synpretrain.runlog import rule_log
 with rule_log(snakemake.log[0], snakemake.threads) as log:
     out_dir = Path(snakemake.output.package).parent
     parent = snakemake.input.get("parent")
+    n_train = count_frames(snakemake.input.labels)
     strategy = dict(snakemake.params.get("strategy") or {"type": "all"})
     if strategy["type"] == "replay":   # the parent's pre-training set, force-only (finetune_strategies)
         strategy.update(pool_file=snakemake.input.replay, n_pool=count_frames(snakemake.input.replay_labels),
-                        n_real=count_frames(snakemake.input.labels))
+                        n_real=n_train)
     config = nequip_config.render(
         train_file=snakemake.input.train, val_file=snakemake.input.val,
         symbols=list(snakemake.params.symbols), model=snakemake.params.model,
@@ -24,7 +25,7 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         parent_r_max=snakemake.params.get("parent_r_max"), strategy=strategy)
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
-        "n_train": count_frames(snakemake.input.labels),
+        "n_train": n_train,
         "n_val": count_frames(snakemake.input.val_labels),
         "train_file": str(snakemake.input.labels), "train_sha256": sha256(snakemake.input.labels),
         "prepared_data": str(snakemake.input.train).endswith(".lmdb"),
@@ -38,7 +39,7 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     # a slot on one GPU (K jobs per GPU) on a multi-GPU machine; the allocation's GPU under SLURM;
     # with resources.mps the K jobs' kernels run side by side through an MPS daemon
     with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu, \
-            shared_gpu(gpu, snakemake.params.mps and snakemake.params.jobs_per_gpu > 1) as mps:
+            shared_gpu(gpu, snakemake.params.mps) as mps:
         slurm_job = os.environ.get("SLURM_JOB_ID")
         print(f"GPU: {gpu}; MPS: {mps}; SLURM job: {slurm_job}", flush=True)
         summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,

@@ -261,7 +261,7 @@ def _seed_bars(ax, runs: pd.DataFrame, target: str, sources: list[str], pretrain
     ax.grid(True, axis="y", alpha=0.25)
 
 
-STRATEGY_COLORS = {"all": None, "freeze": "#6fa8dc", "replay": "#77c9a8"}
+STRATEGY_COLORS = {"freeze": "#6fa8dc", "replay": "#77c9a8"}  # `all` is drawn in the source's colour
 
 
 def fig6(table: pd.DataFrame, target: str, general: str, source: str, npre: int, strategies: dict[str, str],

@@ -23,9 +23,6 @@ import torch
 from nequip.data import AtomicDataDict
 from nequip.train.metrics import MeanSquaredError
 
-STRATEGY_TYPES = ("all", "freeze", "replay")
-
-
 def frozen_names(names, frozen_layers: int) -> list[str]:
     """The parameter names `freeze` keeps fixed: the type embedding, the (trainable) Bessel basis
     and interaction blocks 0 .. frozen_layers-1 (NequIP 0.19's module names)."""
@@ -40,16 +37,15 @@ def frozen_names(names, frozen_layers: int) -> list[str]:
 
 def frozen_param_groups(model: torch.nn.Module, frozen_layers: int):
     """NequIP `param_groups` factory: freeze (see module doc) and return the parameters left to train."""
-    frozen = set(frozen_names([name for name, _ in model.named_parameters()], frozen_layers))
+    parameters = dict(model.named_parameters())
+    frozen = set(frozen_names(parameters, frozen_layers))
     if not frozen:
         raise ValueError("strategy freeze: no parameter matched the embedding or the interaction blocks")
-    trainable = []
-    for name, parameter in model.named_parameters():
+    for name, parameter in parameters.items():
         parameter.requires_grad_(name not in frozen)
-        if name not in frozen:
-            trainable.append(parameter)
+    trainable = [p for name, p in parameters.items() if name not in frozen]
     print(f"[synpretrain] freeze: {len(frozen)} parameter tensors frozen "
-          f"({sum(p.numel() for n, p in model.named_parameters() if n in frozen)} weights), "
+          f"({sum(parameters[n].numel() for n in frozen)} weights), "
           f"{sum(p.numel() for p in trainable)} weights trained", flush=True)
     return trainable
 
@@ -97,8 +93,3 @@ class MaskedMeanSquaredError(MeanSquaredError):
 
     def compute(self) -> torch.Tensor:
         return torch.where(self.count > 0, self.sum / self.count.clamp(min=1), torch.zeros_like(self.sum))
-
-
-def replay_count(n_pool: int, fraction: float) -> int:
-    """Replayed structures per epoch: `fraction` of the parent's pre-training set, at least one."""
-    return max(1, int(round(fraction * n_pool)))

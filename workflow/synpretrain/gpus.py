@@ -36,6 +36,21 @@ def visible_gpus() -> list[str]:
 
 
 @contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the block (what the job's subprocesses inherit), then restored."""
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
 def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[str] | None = None,
               jobs_per_gpu: int = 1, poll_s: float = 2.0, timeout_s: float = 3600.0) -> Iterator[str | None]:
     """Hold one of `jobs_per_gpu` slots on one of `gpus` (default: `visible_gpus()`) for the block."""
@@ -55,15 +70,10 @@ def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[s
             except BlockingIOError:
                 handle.close()
                 continue
-            previous = os.environ.get("CUDA_VISIBLE_DEVICES")
-            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
             try:
-                yield gpu
+                with environment(CUDA_VISIBLE_DEVICES=gpu):
+                    yield gpu
             finally:
-                if previous is None:
-                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-                else:
-                    os.environ["CUDA_VISIBLE_DEVICES"] = previous
                 fcntl.flock(handle, fcntl.LOCK_UN)
                 handle.close()
             return
@@ -74,7 +84,6 @@ def claim_gpu(lock_dir: str | os.PathLike = ".snakemake/gpu-locks", gpus: list[s
 
 
 MPS_CONTROL = "nvidia-cuda-mps-control"
-MPS_ENV = ("CUDA_MPS_PIPE_DIRECTORY", "CUDA_MPS_LOG_DIRECTORY")
 
 
 def _alive(pid: int) -> bool:
@@ -148,16 +157,10 @@ def shared_gpu(gpu: str | None, enabled: bool, root: str | os.PathLike | None = 
     if not on:
         yield False
         return
-    previous = {key: os.environ.get(key) for key in MPS_ENV}
-    os.environ.update(env)
     try:
-        yield True
+        with environment(**env):
+            yield True
     finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         with _locked(base / "lock"):
             (clients / str(os.getpid())).unlink(missing_ok=True)
             if not live_clients():

@@ -20,8 +20,7 @@ import pandas as pd
 
 from .config import stage_training
 from .layout import ModelId, benchmark_model
-from .finetune_strategies import replay_count
-from .plan import experiments_of, jobs_per_gpu, planned_jobs, strategy_spec, training_settings
+from .plan import experiments_of, jobs_per_gpu, planned_jobs, replay_count, strategy_spec, training_settings, uses_mps
 
 GPU_STAGES = {"train/pretrain": "pre-training", "train/finetune": "fine-tuning", "train/direct": "direct training",
               "md": "MD stability"}
@@ -130,11 +129,10 @@ def bench_cases(bench: dict, kernel: str, mps: bool = False) -> list[dict]:
     return with_mps if mps and with_mps else [c for c in cases if not c.get("mps")]
 
 
-def bench_rate(bench: dict, k: int, kernel: str = "e3nn", mps: bool = False) -> tuple[float, int]:
-    """Training structures/s of ONE job when `k` share a device, from the bench case with the
-    nearest number of jobs (`prepared` is one job), `kernel` and `mps`, and that number."""
-    cases = {c["jobs"]: c for c in bench_cases(bench, kernel, mps)
-             if c["case"].startswith("prepared") or c["case"].startswith("packed")}
+def bench_rate(cases: list[dict], k: int, kernel: str) -> tuple[float, int]:
+    """Training structures/s of ONE job when `k` share a device, from the case (of `bench_cases`)
+    with the nearest number of jobs (`prepared` is one job), and that number."""
+    cases = {c["jobs"]: c for c in cases if c["case"].startswith("prepared") or c["case"].startswith("packed")}
     if not cases:
         raise ValueError(f"the bench JSON has no 'prepared' or 'packed' case with kernel {kernel}: "
                          "run bench_training.py with them (--kernels)")
@@ -145,8 +143,9 @@ def bench_rate(bench: dict, k: int, kernel: str = "e3nn", mps: bool = False) -> 
 def forecast(config: dict, bench: dict) -> pd.DataFrame:
     """GPU-hours the config's training and MD jobs will take on the bench's device."""
     compute, k = config["compute"], jobs_per_gpu(config)
-    kernel, mps = bench_kernel(config, bench), bool(config["resources"].get("mps")) and k > 1
-    rate, measured_k = bench_rate(bench, k, kernel, mps)
+    kernel = bench_kernel(config, bench)
+    measured = bench_cases(bench, kernel, uses_mps(config))
+    rate, measured_k = bench_rate(measured, k, kernel)
     fixed = next((c["fixed_s"] for c in bench_cases(bench, kernel) if c["case"].startswith("small")), 0.0)
     users = dict(experiments_of(config))
     rows = []
@@ -184,7 +183,7 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     table["bench_jobs"] = measured_k
     table["structures_per_s_per_job"] = rate
     table["kernel"] = kernel
-    table["mps"] = mps and any(c.get("mps") for c in bench_cases(bench, kernel, mps))
+    table["mps"] = any(c.get("mps") for c in measured)
     return table
 
 

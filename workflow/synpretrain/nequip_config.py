@@ -147,7 +147,7 @@ def apply_strategy(config: dict, strategy: dict, symbols: list[str], r_max: floa
         config["training_module"]["optimizer"]["param_groups"] = {
             "_target_": f"{where}.frozen_param_groups", "frozen_layers": int(strategy["frozen_layers"])}
     elif strategy["type"] == "replay":
-        from .finetune_strategies import replay_count
+        from .plan import replay_count
 
         data = config["data"]
         data["train_dataset"] = {"_target_": "torch.utils.data.ConcatDataset", "datasets": [

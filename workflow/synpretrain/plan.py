@@ -49,6 +49,11 @@ def jobs_per_gpu(config: dict) -> int:
     return int(config["resources"]["jobs_per_gpu"])
 
 
+def uses_mps(config: dict) -> bool:
+    """Whether GPU jobs run through MPS: asked for (`resources.mps`) and jobs share a GPU."""
+    return bool(config["resources"].get("mps")) and jobs_per_gpu(config) > 1
+
+
 def experiments_of(config: dict) -> dict[str, tuple[str, ...]]:
     """model path -> the experiments (figures) that need it."""
     users: dict[str, list[str]] = {}
@@ -122,15 +127,19 @@ def experiment_params(config: dict, name: str) -> dict:
             "displays": {source: display(config, source) for source in spec.get("sources", [])}}
 
 
-def strategy_types(config: dict, name: str) -> dict[str, str]:
-    """An experiment's fine-tuning strategies, name -> type, in its order (`all` is its own type)."""
-    named = config.get("strategies") or {}
-    return {s: ALL if s == ALL else named[s]["type"] for s in config["experiments"][name].get("strategies", [ALL])}
-
-
 def strategy_spec(config: dict, name: str) -> dict:
     """The settings of a strategy by name (`all`: {"type": "all"})."""
     return {"type": ALL} if name == ALL else dict(config["strategies"][name])
+
+
+def strategy_types(config: dict, name: str) -> dict[str, str]:
+    """An experiment's fine-tuning strategies, name -> type, in its order (`all` is its own type)."""
+    return {s: strategy_spec(config, s)["type"] for s in config["experiments"][name].get("strategies", [ALL])}
+
+
+def replay_count(n_pool: int, fraction: float) -> int:
+    """Replayed structures per epoch: `fraction` of the parent's pre-training set, at least one."""
+    return max(1, int(round(fraction * n_pool)))
 
 
 def source_labels(config: dict, name: str, family: str) -> list[str]:
