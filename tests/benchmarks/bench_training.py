@@ -12,6 +12,7 @@ and measures:
   - `prepared`:  one job reading the prepared LMDB file (`synpretrain.prepared_data`);
   - `packed`:    K jobs at once on the same device, prepared data (K = --jobs);
   - `small`:     a fine-tune-sized job (25 structures): its fixed cost (start-up, statistics, packaging);
+  - `small-warm`: the same forked from the warm server (`synpretrain.warm`; CPU machines only);
                  these three once per tensor-product kernel in --kernels (`-oeq`: OpenEquivariance);
   - `compiled`:  one job with `compile: true` (NequIP's torch.compile), when --compile;
   - `md`:        the heating protocol's steps/s with each engine of --md-engines, and where a
@@ -117,7 +118,7 @@ def steady_window(job_dirs: list[Path]) -> tuple[float, float] | None:
 
 
 def train_one(work: Path, name: str, train_file: Path, val_file: Path, cfg: dict, training_block: dict,
-              seed: int = 1) -> dict:
+              seed: int = 1, warm: bool = False) -> dict:
     out_dir = work / name
     config = nequip_config.render(train_file=str(train_file), val_file=str(val_file), symbols=[cfg["element"]],
                                   model=cfg["model"], training=training_block, seed=seed,
@@ -125,16 +126,18 @@ def train_one(work: Path, name: str, train_file: Path, val_file: Path, cfg: dict
     with open(work / f"{name}.log", "w") as log:
         start = time.perf_counter()
         summary = training.train(out_dir, config, out_dir / "model.nequip.zip", out_dir / "training.json",
-                                 cfg["threads"], log)
+                                 cfg["threads"], log, warm=warm)
         summary["job_wall_s"] = round(time.perf_counter() - start, 2)
     return summary
 
 
-def run_case(work: Path, name: str, jobs: int, files: tuple[Path, Path], cfg: dict, training_block: dict) -> dict:
+def run_case(work: Path, name: str, jobs: int, files: tuple[Path, Path], cfg: dict, training_block: dict,
+             warm: bool = False) -> dict:
+    """K jobs at once; `warm`: forked from the warm server (synpretrain.warm; where it is usable)."""
     start = time.perf_counter()
     with GpuSampler() as gpu, ThreadPoolExecutor(jobs) as pool:
-        summaries = list(pool.map(lambda k: train_one(work, f"{name}-{k}", *files, cfg, training_block, seed=k + 1),
-                                  range(jobs)))
+        summaries = list(pool.map(lambda k: train_one(work, f"{name}-{k}", *files, cfg, training_block, seed=k + 1,
+                                                      warm=warm), range(jobs)))
     rates = [s.get("train_structures_per_s") for s in summaries]
     result = {
         "case": name, "jobs": jobs, "kernel": training_block.get("kernel", "e3nn"),
@@ -145,11 +148,21 @@ def run_case(work: Path, name: str, jobs: int, files: tuple[Path, Path], cfg: di
         "gpu_busy_percent_whole_jobs": gpu.busy_percent(), "gpu_memory_peak_mb": gpu.peak_memory_mb(),
         "first_epoch_extra_s": summaries[0].get("first_epoch_extra_s"),
         "fixed_s": round(float(np.mean([s["fixed_s"] for s in summaries])), 2),
+        "job_wall_s": round(float(np.mean([s["job_wall_s"] for s in summaries])), 2), "warm": warm,
         "phases": {k: v for k, v in summaries[0].items() if k.startswith("phase_")},
         "epochs": summaries[0]["epochs"],
     }
     print(f"  {name}: {result}", flush=True)
     return result
+
+
+def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, training_block: dict) -> dict:
+    """The small job forked from the warm server (`synpretrain.warm`), once the server is up: the
+    first run, which may start it, is not counted.  On a GPU machine the job runs cold (not usable)."""
+    from synpretrain.warm import usable
+
+    run_case(work, f"{name}-first", 1, files, cfg, training_block, warm=True)
+    return {**run_case(work, name, 1, files, cfg, training_block, warm=True), "warm": usable()}
 
 
 def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) -> dict:
@@ -287,6 +300,8 @@ def main(argv=None) -> dict:
               for k in map(int, args.jobs.split(",")) if k > 1],
             ("small", "cases", lambda b=block, t=tag: run_case(work, f"small{t}", 1, (lmdb["small"], lmdb["val"]), cfg,
                                                                {**b, **small})),
+            ("small", "cases", lambda b=block, t=tag: small_warm(work, f"small-warm{t}", (lmdb["small"], lmdb["val"]),
+                                                                cfg, {**b, **small})),
         ]
     plan += [("md", "md", lambda e=engine: md_speed(any_package(work), start_atoms, e, args.md_steps, work))
              for engine in args.md_engines.split(",")]
@@ -310,11 +325,12 @@ def main(argv=None) -> dict:
 def print_table(result: dict) -> None:
     print(f"\n{result['device']}: {result['atoms']}-atom cells, model "
           f"{result['model']['num_layers']}x{result['model']['num_features']}, {result['train']} training structures")
-    print(f"{'case':<10}{'jobs':>5}{'struct/s/job':>14}{'struct/s/device':>17}{'GPU busy %':>12}{'fixed s':>9}{'1st epoch +s':>14}")
+    print(f"{'case':<16}{'jobs':>5}{'struct/s/job':>14}{'struct/s/device':>17}{'GPU busy %':>12}{'fixed s':>9}"
+          f"{'job s':>8}{'1st epoch +s':>14}")
     for c in result["cases"]:
-        print(f"{c['case']:<10}{c['jobs']:>5}{c['structures_per_s_per_job'] or float('nan'):>14.1f}"
+        print(f"{c['case']:<16}{c['jobs']:>5}{c['structures_per_s_per_job'] or float('nan'):>14.1f}"
               f"{c['structures_per_s_per_device'] or float('nan'):>17.1f}{c['gpu_busy_percent'] or float('nan'):>12.1f}"
-              f"{c['fixed_s']:>9.1f}{c['first_epoch_extra_s'] or float('nan'):>14.1f}")
+              f"{c['fixed_s']:>9.1f}{c.get('job_wall_s', float('nan')):>8.1f}{c['first_epoch_extra_s'] or float('nan'):>14.1f}")
     for m in result["md"]:
         print(f"MD {m['engine']}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s; per step: graph "
               f"{m['graph_ms']} ms, model {m['model_ms']} ms)")

@@ -45,7 +45,7 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,
                                  snakemake.threads, log, extra={**provenance, "gpu": gpu, "mps": mps,
                                                                 "slurm_job_id": slurm_job},
-                                 evaluations=evaluations)
+                                 evaluations=evaluations, warm=snakemake.config["resources"]["warm_start"])
     if evaluation:
         write_json(evaluation, evaluation_record(snakemake.params.eval_meta, read_json(metrics),
                                                  snakemake.input.test, summary))

@@ -146,7 +146,9 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     kernel = bench_kernel(config, bench)
     measured = bench_cases(bench, kernel, uses_mps(config))
     rate, measured_k = bench_rate(measured, k, kernel)
-    fixed = next((c["fixed_s"] for c in bench_cases(bench, kernel) if c["case"].startswith("small")), 0.0)
+    # GPU jobs start cold (synpretrain.warm is for CPU machines)
+    fixed = next((c["fixed_s"] for c in bench_cases(bench, kernel) if c["case"].startswith("small") and not c.get("warm")),
+                 0.0)
     users = dict(experiments_of(config))
     rows = []
     for job in planned_jobs(config):

@@ -1,10 +1,11 @@
-"""`python -m synpretrain.nequip_runner DIR PACKAGE [--evaluate TEST METRICS]... [--only-evaluate] [override ...]`:
+"""`python -m synpretrain.nequip_runner DIR PACKAGE [--evaluate TEST METRICS]... [--only-evaluate] [--device D] [override ...]`:
 train, package and evaluate one model in one process.
 
 `nequip-train` and `nequip-package` are two console scripts that each import torch, Lightning and
 NequIP (about 5 s on a laptop core), and a separate evaluation job would pay that a third time.
 Running NequIP's own entry points and the evaluation in one process pays it once, which matters
-when a learning curve is hundreds of short fine-tuning runs.  The training is still NequIP's Hydra
+when a learning curve is hundreds of short fine-tuning runs (and on a CPU machine the process is
+forked from one that has imported them already: `synpretrain.warm`).  The training is still NequIP's Hydra
 `main`, run on the config that `nequip_config` rendered into DIR; the evaluation is
 `synpretrain.evaluation.evaluate` on the package just written (each `--evaluate` writes the metrics
 of one labelled extxyz TEST to METRICS).  `--only-evaluate` evaluates an existing PACKAGE.
@@ -29,6 +30,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--evaluate", nargs=2, action="append", default=[], metavar=("TEST", "METRICS"),
                         help="evaluate the package on TEST (labelled extxyz), metrics JSON to METRICS")
     parser.add_argument("--only-evaluate", action="store_true", help="PACKAGE exists: evaluate it only")
+    parser.add_argument("--device", help="evaluate on this torch device (default: the GPU if there is one)")
     args, overrides = parser.parse_known_args(argv)
     args.overrides = overrides  # Hydra overrides for nequip-train (`++ckpt_path=...`)
     return args
@@ -58,13 +60,13 @@ def train_and_package(out_dir: Path, package: Path, overrides: list[str], phases
     return 0
 
 
-def evaluate_package(package: Path, evaluations: list[tuple[str, str]], phases: dict) -> None:
+def evaluate_package(package: Path, evaluations: list[tuple[str, str]], phases: dict, device: str | None) -> None:
     from .evaluation import default_device, evaluate
     from .io import read_extxyz, write_json
     from .runlog import progress
 
     clock = time.perf_counter()
-    device = default_device()  # the training's own GPU (or the CPU)
+    device = device or default_device()  # the training's own GPU (or the CPU)
     for test, metrics_path in evaluations:
         frames = read_extxyz(test)
         bar = progress(len(frames), f"predicting {Path(test).name}", sys.stdout)
@@ -83,7 +85,7 @@ def main(argv: list[str]) -> int:
         code = train_and_package(out_dir, package, args.overrides, phases)
         if code:
             return code
-    evaluate_package(package, args.evaluate, phases)
+    evaluate_package(package, args.evaluate, phases, args.device)
     if not args.only_evaluate:
         (out_dir / PHASES).write_text(json.dumps({k: round(v, 3) for k, v in phases.items()}) + "\n")
     return 0

@@ -17,8 +17,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -29,7 +27,9 @@ from .acquire import sha256
 from .io import atomic_path, write_json
 from .nequip_config import FORCES, TIMINGS
 from .nequip_runner import CONFIG_NAME, PHASES
+from .warm import run_module
 
+RUNNER = "synpretrain.nequip_runner"
 INPUTS = "inputs.json"  # the identity of the data a run started from (resume only on the same)
 FINISHED = "finished"   # hard links to the outputs of the last finished training
 # What makes two trainings the same (with the rendered config): not where or when they ran.
@@ -78,23 +78,24 @@ def prepare_run(out_dir: Path, config: dict, identity: dict | None = None) -> li
 
 
 def run_nequip(out_dir: Path, package_path: Path, overrides: list[str], threads: int, log,
-               evaluations: list[tuple[str, str]] = (), only_evaluate: bool = False) -> None:
+               evaluations: list[tuple[str, str]] = (), only_evaluate: bool = False, warm: bool = True) -> None:
     """`nequip-train` on out_dir/config.yaml, `nequip-package build best.ckpt`, then each of
-    `evaluations` (test extxyz, metrics JSON), in one child process (`nequip_runner`); the package
-    appears at `package_path` only if training and packaging succeed.  `only_evaluate`: the
-    package exists, evaluate it."""
+    `evaluations` (test extxyz, metrics JSON), in one child process (`nequip_runner`, forked from
+    the warm server where `warm` and it is usable: `synpretrain.warm`); the package appears at
+    `package_path` only if training and packaging succeed.  `only_evaluate`: the package exists,
+    evaluate it."""
     with contextlib.ExitStack() as stack:
         target = package_path if only_evaluate else stack.enter_context(atomic_path(package_path, suffix=".nequip.zip"))
-        command = [sys.executable, "-m", "synpretrain.nequip_runner", str(out_dir.resolve()), str(target)]
-        command += [arg for test, metrics in evaluations for arg in ("--evaluate", str(test), str(metrics))]
-        command += ["--only-evaluate"] if only_evaluate else []
-        command += overrides
-        log.write(f"$ {' '.join(command)}\n")
+        args = [str(out_dir.resolve()), str(target)]
+        args += [arg for test, metrics in evaluations for arg in ("--evaluate", str(test), str(metrics))]
+        args += ["--only-evaluate"] if only_evaluate else []
+        args += overrides
+        log.write(f"$ python -m {RUNNER} {' '.join(args)}\n")
         log.flush()
-        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=thread_env(threads))
-        if result.returncode != 0:
+        code = run_module(RUNNER, args, log, env=thread_env(threads), threads=threads, warm=warm)
+        if code != 0:
             raise RuntimeError(f"training, packaging or evaluation in {out_dir} failed (exit code "
-                               f"{result.returncode}); see the log above")
+                               f"{code}); see the log above")
 
 
 def read_history(out_dir: Path) -> pd.DataFrame:
@@ -180,9 +181,10 @@ def summarise(history: pd.DataFrame, monitor: str, wall_s: float, extra: dict) -
 
 def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathLike,
           summary_path: str | os.PathLike, threads: int, log, extra: dict | None = None,
-          evaluations: list[tuple[str, str]] = ()) -> dict:
+          evaluations: list[tuple[str, str]] = (), warm: bool = True) -> dict:
     """Train (or resume) the model in `out_dir`; write the package and the summary JSON, and the
-    metrics of the package on each of `evaluations` (test extxyz, metrics JSON)."""
+    metrics of the package on each of `evaluations` (test extxyz, metrics JSON).  `warm`: the
+    training process may fork from the warm server (`synpretrain.warm`)."""
     out_dir, package_path, summary_path = Path(out_dir), Path(package_path), Path(summary_path)
     start, started_unix = time.perf_counter(), time.time()
     identity = identity_of(extra or {})
@@ -190,12 +192,12 @@ def train(out_dir: str | os.PathLike, config: dict, package_path: str | os.PathL
     if restored is not None:
         log.write(f"restored the finished model kept in {out_dir / FINISHED} (same config and inputs)\n")
         if evaluations:
-            run_nequip(out_dir, package_path, [], threads, log, evaluations, only_evaluate=True)
+            run_nequip(out_dir, package_path, [], threads, log, evaluations, only_evaluate=True, warm=warm)
         return restored
     overrides = prepare_run(out_dir, config, identity)
     if overrides:
         log.write(f"resuming from {out_dir / 'last.ckpt'}\n")
-    run_nequip(out_dir, package_path, overrides, threads, log, evaluations)
+    run_nequip(out_dir, package_path, overrides, threads, log, evaluations, warm=warm)
     monitor = next(c["monitor"] for c in config["trainer"]["callbacks"] if c["_target_"].endswith("EarlyStopping"))
     wall_s = time.perf_counter() - start
     summary = summarise(read_history(out_dir), monitor, wall_s,
