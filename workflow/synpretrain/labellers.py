@@ -163,8 +163,16 @@ def _chgnet(options: dict) -> Calculator:
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
+    class EnergyForces(CHGNetCalculator):
+        """Energy and forces only: CHGNet's default task also differentiates for the stress and
+        predicts magnetic moments, which labels do not use (0.66 instead of 1.14 s per 64-atom cell
+        on one core)."""
+
+        def calculate(self, atoms=None, properties=None, system_changes=None, task="ef"):
+            super().calculate(atoms, properties, system_changes, task="ef")
+
     model = CHGNet.load(verbose=False)  # weights ship inside the wheel: no download
-    return CHGNetCalculator(model=model, use_device=options.get("device", "cpu"))
+    return EnergyForces(model=model, use_device=options.get("device", "cpu"))
 
 
 register(Labeller(
