@@ -16,8 +16,8 @@ allocation (a pack's jobs start at the same moment, so there is nothing to save)
 (`resources.warm_start: false` or SYNPRETRAIN_WARM=0).  Everywhere else, and whenever the server
 cannot be reached, the job runs the same module in a fresh interpreter, as before: one command,
 the same numbers (tested).  A job killed by Snakemake closes its socket; its child notices and
-kills its own process group.  A changed synpretrain source, interpreter, working directory or set
-of installed packages gets a server of its own (the socket's name is a hash of them).
+kills its own process group.  A changed synpretrain source, interpreter or set of installed
+packages gets a server of its own (the socket's name is a hash of them).
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ from pathlib import Path
 PRELOAD = ("torch", "lightning", "nequip.scripts.train", "nequip.scripts.package", "nequip.integrations.ase",
            "synpretrain.nequip_runner", "synpretrain.evaluation", "synpretrain.nequip_models",
            "synpretrain.nequip_datasets", "synpretrain.nequip_callbacks", "synpretrain.finetune_strategies")
-IDLE_S = float(os.environ.get("SYNPRETRAIN_WARM_IDLE_S", 300))  # the server's life without a job
+IDLE_S = float(os.environ.get("SYNPRETRAIN_WARM_IDLE_S", 180))  # the server's life without a job
 START_TIMEOUT_S = 180.0  # the imports take seconds; a server not listening by then is given up on
 SWITCH = "SYNPRETRAIN_WARM"  # "0": never use the warm server
 
@@ -58,12 +58,12 @@ def usable(enabled: bool = True) -> bool:
 
 
 def socket_path() -> Path:
-    """The server's address: one per user and per (interpreter, working directory, synpretrain
-    sources, installed packages), so that a changed one never serves stale code."""
+    """The server's address: one per user and per (interpreter, synpretrain sources, installed
+    packages), so that a changed one never serves stale code."""
     package = Path(__file__).parent
     sources = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in package.glob("*.py"))
     site = Path(sysconfig.get_paths()["purelib"])
-    key = repr((sys.executable, os.getcwd(), sources, site.stat().st_mtime_ns if site.exists() else 0))
+    key = repr((sys.executable, sources, site.stat().st_mtime_ns if site.exists() else 0))
     base = Path(tempfile.gettempdir()) / f"synpretrain-warm-{os.getuid()}"
     return base / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.sock"
 
@@ -220,8 +220,9 @@ def _run_job(conn: socket.socket) -> int:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    # what a fresh interpreter would have put in front of sys.path
-    sys.path[:0] = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
+    # what `python -m` would have put in front of sys.path: the working directory, then PYTHONPATH
+    sys.path[0] = os.getcwd()
+    sys.path[1:1] = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
     logging.root.handlers.clear()
     import torch
 
