@@ -155,3 +155,27 @@ def test_which_models_trained_on_a_gpu(tmp_path):
         path.write_text(f'{{"gpu": {"null" if gpu is None else chr(34) + gpu + chr(34)}}}')
         paths.append(path)
     assert on_gpu_models(paths) == {"direct/real/n10/seed1": True, "finetune/a/n200/real/n10/seed1": False}
+
+
+def test_forecast_charges_an_md_run_a_whole_gpu_unless_its_pack_was_measured():
+    from synpretrain.plan import md_packs
+
+    config = small_config(k=2)
+    config["experiments"]["fig4"] = {"target": "real", "sources": ["a"], "pretrain_sizes": [200], "sizes": [10],
+                                     "seeds": [1]}
+    config["figures"] = {"fig4": {"md_seed": 1}}
+    config["md"] = {"engine": "eager", "ramp_ps": 1, "hold_ps": 2, "timestep_fs": 1.0}       # 3000 steps per run
+    assert [[m.stage for m in members] for members in md_packs(config).values()] == [["direct", "finetune"]]
+    alone = {"engine": "eager on cuda", "jobs": 1, "steps_per_s": 30.0}
+    side_by_side = {"engine": "eager on cuda", "jobs": 2, "steps_per_s": 25.0}
+    bench = {"device": "GPU X", "cases": [{"case": "packed2", "jobs": 2, "structures_per_s_per_job": 50.0}]}
+
+    def md_hours(config, runs):
+        table = forecast(config, {**bench, "md": runs}).set_index(["scope", "name"])
+        return table.loc[("stage", "MD stability"), "gpu_hours_max"]
+
+    assert md_hours(config, [alone]) == pytest.approx(2 * 3000 / 30 / 3600)           # not measured packed
+    assert md_hours(config, [alone, side_by_side]) == pytest.approx(2 * 3000 / 25 / 3600 / 2)
+    config["resources"]["jobs_per_gpu"] = 1                                            # no MD pack
+    assert md_packs(config) == {}
+    assert md_hours(config, [alone, side_by_side]) == pytest.approx(2 * 3000 / 30 / 3600)

@@ -261,12 +261,17 @@ def test_configfile_replaces_the_default_config(tmp_path):
 
 
 def test_the_paper_plan(tmp_path):
-    """config/paper.yaml plans as the README says: every stage from the downloads on, and Fig 3
-    alone only its own models (4 sources x 8 sizes x 5 seeds, 40 direct, in packs of 6)."""
+    """config/paper.yaml plans as the README says, through the SLURM profile (its job groups, one
+    partition per pack): every stage from the downloads on, and Fig 3 alone only its own models
+    (4 sources x 8 sizes x 5 seeds, 40 direct, in packs of 6)."""
     paper = REPO / "config" / "paper.yaml"
-    jobs = planned_jobs(snakemake(tmp_path, "-n", "all", configfile=paper))
-    assert sum(jobs.values()) - jobs["total"] == jobs["total"] == 1583           # README: 1,583 jobs
+    planned = snakemake(tmp_path, "-n", "all", "--profile", str(REPO / "profiles" / "slurm"), configfile=paper)
+    jobs = planned_jobs(planned)
+    assert sum(jobs.values()) - jobs["total"] == jobs["total"] == 1584           # README: 1,584 jobs
     assert (jobs["pretrain"], jobs["finetune"], jobs["direct"], jobs["gpu_pack"]) == (24, 513, 85, 119)
+    assert jobs["md_stability"] == 2 and jobs["md_pack"] == 1                  # Fig 4d's two runs: one allocation
+    groups = re.findall(r"Group job (\S+) ", planned.stdout + planned.stderr)
+    assert len(groups) == 120 and "md-0" in groups
     assert jobs["finetune_strategy"] == jobs["evaluate_finetune_strategy"] == 50  # Fig 6: 2 strategies x 5 x 5
     assert jobs["acquire_dataset"] == 4 and jobs["assemble_dataset"] == 5      # 4 downloads + the derived set
     assert jobs["evaluate_finetune"] == jobs["evaluate_direct"] == 25          # Fig 4's general test set

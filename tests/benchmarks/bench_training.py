@@ -16,7 +16,8 @@ and measures:
                  these three once per tensor-product kernel in --kernels (`-oeq`: OpenEquivariance);
   - `compiled`:  one job with `compile: true` (NequIP's torch.compile), when --compile;
   - `md`:        the heating protocol's steps/s with each engine of --md-engines, and where a
-                 step's time goes (graph = neighbour list on the CPU, model = the model call).
+                 step's time goes (graph = neighbour list on the CPU, model = the model call);
+                 with --md-jobs K also K runs at once (an MD pack), steps/s per run and per device.
 Prints a table and writes JSON (--out): structures/s per job and per device, GPU busy % (nvidia-smi,
 when present), fixed seconds per job, MD steps/s and the device name.  The compute forecast
 (`results/tables/compute_forecast.csv`) reads this JSON.
@@ -169,6 +170,7 @@ def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) ->
     from synpretrain.evaluation import md_calculator
     from synpretrain.md_stability import HeatingProtocol, run
 
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(work / f"md-{engine}.log", "w") as log:
         calc, description = md_calculator(package, engine, work, log)
@@ -176,10 +178,27 @@ def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) ->
     run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)          # warm-up (lazy init, compiling)
     setup_s = time.perf_counter() - t0
     rows, summary = run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)
-    result = {"engine": description, "steps": summary["steps_this_attempt"], "steps_per_s": summary["steps_per_s"],
+    result = {"engine": description, "jobs": 1, "steps": summary["steps_this_attempt"], "steps_per_s": summary["steps_per_s"],
               "setup_s": round(setup_s, 1), "finite": bool(np.isfinite(rows[-1]["epot_per_atom"])),
               **step_parts(calc, start_atoms)}
     print(f"  MD {engine}: {result}", flush=True)
+    return result
+
+
+def md_packed(package: Path, start_atoms, engine: str, steps: int, work: Path, jobs: int, threads: int) -> dict:
+    """K MD runs at once, each in its own process with `threads` torch threads: an MD pack
+    (`resources.jobs_per_gpu`) on one device.  steps/s per run and per device, and how busy the GPU was."""
+    import multiprocessing
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch in each (spawned) run
+    with GpuSampler() as gpu, multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        runs = pool.starmap(md_speed, [(package, start_atoms, engine, steps, work / f"md{jobs}-{k}") for k in range(jobs)])
+    rates = [r["steps_per_s"] for r in runs]
+    result = {"engine": runs[0]["engine"], "jobs": jobs, "mps": bool(os.environ.get("CUDA_MPS_PIPE_DIRECTORY")),
+              "steps_per_s": round(float(np.mean(rates)), 2), "steps_per_s_per_device": round(float(np.sum(rates)), 2),
+              "gpu_busy_percent_whole_jobs": gpu.busy_percent(), "runs": runs}
+    print(f"  MD {engine} x{jobs}: {result['steps_per_s']} steps/s per run, {result['steps_per_s_per_device']} per device",
+          flush=True)
     return result
 
 
@@ -233,6 +252,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--kernels", default="e3nn",
                         help="tensor-product kernels of the prepared/packed/small cases (e3nn,openequivariance)")
     parser.add_argument("--md-engines", default="eager", help="MD engines (md.engine values, comma-separated)")
+    parser.add_argument("--md-jobs", default="1",
+                        help="MD runs at once on the device (comma-separated: one case each; an MD pack)")
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls in every training case (GPUs that have it)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--tiny", action="store_true", help="a CPU check: 2x8 model, 16 atoms, few structures")
@@ -305,6 +326,9 @@ def main(argv=None) -> dict:
         ]
     plan += [("md", "md", lambda e=engine: md_speed(any_package(work), start_atoms, e, args.md_steps, work))
              for engine in args.md_engines.split(",")]
+    plan += [("md", "md", lambda e=engine, k=k: md_packed(any_package(work), start_atoms, e, args.md_steps, work, k,
+                                                                      args.threads))
+             for engine in args.md_engines.split(",") for k in map(int, args.md_jobs.split(",")) if k > 1]
     plan += [("compiled", "cases", lambda: run_case(work, "compiled" + args.tag, 1, (lmdb["train"], lmdb["val"]), cfg,
                                                     {**training_block, "compile": True}))]
     for case, section, measure in plan:
@@ -332,6 +356,10 @@ def print_table(result: dict) -> None:
               f"{c['structures_per_s_per_device'] or float('nan'):>17.1f}{c['gpu_busy_percent'] or float('nan'):>12.1f}"
               f"{c['fixed_s']:>9.1f}{c.get('job_wall_s', float('nan')):>8.1f}{c['first_epoch_extra_s'] or float('nan'):>14.1f}")
     for m in result["md"]:
+        if m.get("jobs", 1) > 1:
+            print(f"MD {m['engine']}, {m['jobs']} runs at once: {m['steps_per_s']} steps/s per run, "
+                  f"{m['steps_per_s_per_device']} per device")
+            continue
         print(f"MD {m['engine']}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s; per step: graph "
               f"{m['graph_ms']} ms, model {m['model_ms']} ms)")
 

@@ -12,6 +12,8 @@ rule md_stability:
         "logs/md/{model}.log",
     benchmark:
         "benchmarks/md/{model}.tsv"
+    group:
+        lambda wc: MD_PACK_OF.get(wc.model)
     conda:
         "../../envs/nequip.yaml"
     threads: THREADS
@@ -20,8 +22,28 @@ rule md_stability:
     params:
         md=lambda wc: config["md"],  # optional: only Fig 4 runs MD
         jobs_per_gpu=plan.jobs_per_gpu(config),
+        mps=plan.uses_mps(config),
     script:
         "../scripts/md_stability.py"
+
+
+rule md_pack:
+    """The MD runs that shared one GPU allocation (`resources.jobs_per_gpu`, like training packs):
+    the record of their pack, which also ties them into one job group."""
+    input:
+        lambda wc: [model.md_file(RESULTS, "summary") for model in MD_PACKS[wc.md_pack]],
+    output:
+        L.pack("{md_pack}"),
+    log:
+        "logs/packs/{md_pack}.log",
+    group:
+        lambda wc: wc.md_pack
+    conda:
+        "../../envs/analysis.yaml"
+    resources:
+        **gpu_resources("pack", runtime=1, mem_mb=200, gpu=1),
+    script:
+        "../scripts/gpu_pack.py"
 
 
 rule environment_map:

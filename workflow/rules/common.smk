@@ -25,6 +25,8 @@ PRETRAIN_SEED = config["pretrain"]["seed"]
 PACKS = plan.packs(config)
 PACK_OF = plan.pack_of(config)
 PACK_RECORDS = {name: [L.pack(p) for p in plan.experiment_packs(config, name)] for name in EXPERIMENTS}
+MD_PACKS = plan.md_packs(config)
+MD_PACK_OF = {model.path: name for name, models in MD_PACKS.items() for model in models}
 
 
 def _alternatives(names):
@@ -49,6 +51,7 @@ wildcard_constraints:
     stem=r"(data|labels)/[^.]+",
     rmax=r"[0-9.]+",
     pack=_alternatives(PACKS),
+    md_pack=_alternatives(MD_PACKS),
     strategy=_alternatives(config["strategies"]),
 
 

@@ -61,7 +61,7 @@ rule fig4:
     """Fig 4: specialised fine-tuning, its general-test error, environment map and MD stability."""
     input:
         curves=L.experiment_table("fig4", "curves"),
-        packs=lambda wc: pack_records("fig4"),
+        packs=lambda wc: pack_records("fig4") + [L.pack(name) for name in MD_PACKS],
         umap=L.umap("fig4"),
         md_frames=lambda wc: list(md_files("frames").values()),
         md_summaries=lambda wc: list(md_files("summary").values()),

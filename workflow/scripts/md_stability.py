@@ -4,13 +4,14 @@ The partial trajectory and the run's state live next to the outputs (`md.partial
 `md.state.npz`); a job killed at its time limit and started again continues from the last
 saved state.  The outputs appear only when the run has ended."""
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from synpretrain.evaluation import md_calculator
-from synpretrain.gpus import claim_gpu
+from synpretrain.gpus import claim_gpu, shared_gpu
 from synpretrain.io import atomic_path, read_extxyz, write_json
 from synpretrain.md_stability import Checkpoint, HeatingProtocol, run
 from synpretrain.runlog import progress, rule_log
@@ -34,14 +35,19 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     checkpoint = Checkpoint(work / "md.state.npz", work / "md.partial.extxyz", md["checkpoint_every_ps"])
     n_frames = int(round((protocol.ramp_ps + protocol.hold_ps) / protocol.frame_every_ps))
     bar = progress(n_frames, "MD frames", log)
-    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu:
+    started_unix, clock = time.time(), time.perf_counter()
+    # K runs on one GPU (a slot on a workstation, a pack under SLURM), through MPS with resources.mps
+    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu, shared_gpu(gpu, snakemake.params.mps) as mps:
+        print(f"GPU: {gpu}; MPS: {mps}; SLURM job: {os.environ.get('SLURM_JOB_ID')}", flush=True)
         calc, engine = md_calculator(snakemake.input.package, md["engine"], work, log)
         rows, summary = run(start, calc, protocol, cutoff=md["coordination_cutoff"],
                             high=md["high_coordination"], progress=bar, checkpoint=checkpoint)
     bar.close()
     with atomic_path(snakemake.output.frames) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-    summary.update(model=snakemake.wildcards.model, start_index=index, n_atoms=len(start), engine=engine, gpu=gpu)
+    summary.update(model=snakemake.wildcards.model, start_index=index, n_atoms=len(start), engine=engine, gpu=gpu,
+                   mps=mps, slurm_job_id=os.environ.get("SLURM_JOB_ID"), started_unix=round(started_unix, 3),
+                   finished_unix=round(time.time(), 3), wall_time_s=round(time.perf_counter() - clock, 2))
     os.replace(checkpoint.trajectory, snakemake.output.trajectory)
     write_json(snakemake.output.summary, summary)
     checkpoint.state.unlink(missing_ok=True)

@@ -20,7 +20,8 @@ import pandas as pd
 
 from .config import stage_training
 from .layout import ModelId, benchmark_model
-from .plan import experiments_of, jobs_per_gpu, planned_jobs, replay_count, strategy_spec, training_settings, uses_mps
+from .plan import (experiments_of, jobs_per_gpu, md_packs, planned_jobs, replay_count, strategy_spec, training_settings,
+                   uses_mps)
 
 GPU_STAGES = {"train/pretrain": "pre-training", "train/finetune": "fine-tuning", "train/direct": "direct training",
               "md": "MD stability"}
@@ -140,6 +141,22 @@ def bench_rate(cases: list[dict], k: int, kernel: str) -> tuple[float, int]:
     return float(cases[nearest]["structures_per_s_per_job"]), nearest
 
 
+def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int]:
+    """steps/s of one MD run with the config's `md.engine`, and how many runs shared the device
+    when it was measured: the bench's largest MD pack (`--md-jobs`) that is not larger than the
+    config's (`plan.md_packs`), else one run alone, which then holds a whole GPU.  A packed rate
+    is used only where measured: runs side by side are not assumed to keep their speed."""
+    engine = (config.get("md") or {}).get("engine", "eager")
+    pack = max((len(members) for members in md_packs(config).values()), default=1)
+    entries = [m for m in bench.get("md", []) if m["engine"].startswith(engine) and m.get("jobs", 1) <= pack]
+    with_mps = [m for m in entries if m.get("mps")]
+    entries = with_mps if uses_mps(config) and with_mps else [m for m in entries if not m.get("mps")]
+    if not entries:
+        return None, 1
+    best = max(entries, key=lambda m: m.get("jobs", 1))
+    return float(best["steps_per_s"]), int(best.get("jobs", 1))
+
+
 def forecast(config: dict, bench: dict) -> pd.DataFrame:
     """GPU-hours the config's training and MD jobs will take on the bench's device."""
     compute, k = config["compute"], jobs_per_gpu(config)
@@ -162,12 +179,11 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
                      "gpu_hours_max": gpu_hours(training["max_epochs"]),
                      "gpu_hours_estimate": gpu_hours(compute["expected_epoch_fraction"] * training["max_epochs"])})
     md = config.get("md")
-    md_rate = next((m["steps_per_s"] for m in bench.get("md", []) if m["engine"].startswith(md.get("engine", "eager"))),
-                   None) if md else None
+    md_rate, md_sharing = bench_md_rate(config, bench)
     if md and md_rate and "fig4" in config["experiments"] and "fig4" in config.get("figures", {}):
         steps = (md.get("ramp_ps", 100) + md.get("hold_ps", 900)) * 1000 / md.get("timestep_fs", 1.0)
         for model in ("direct", "finetune"):
-            hours = steps / md_rate / 3600
+            hours = steps / md_rate / 3600 / md_sharing
             rows.append({"stage": "MD stability", "model": f"md:{model}", "gpu_hours_max": hours,
                          "gpu_hours_estimate": hours})
             users[f"md:{model}"] = ("fig4",)

@@ -163,6 +163,18 @@ def md_models(config: dict) -> dict[str, ModelId]:
             "finetune": ModelId("finetune", n, source=source, npre=npre, target=target, seed=seed)}
 
 
+def md_packs(config: dict) -> dict[str, list[ModelId]]:
+    """Fig 4d's MD runs (`md_models`) in packs of `resources.jobs_per_gpu` that share one GPU
+    allocation, as training packs do (names `md-<index>`; none with one job per GPU or without
+    Fig 4).  An MD step of a 200-atom cell leaves the GPU idle most of the time (the model call is
+    launch-bound, README "Cost"), so one allocation for both runs instead of one each."""
+    k = jobs_per_gpu(config)
+    if k <= 1 or not figure_enabled(config, "fig4"):
+        return {}
+    models = list(md_models(config).values())
+    return {f"md-{index}": models[i: i + k] for index, i in enumerate(range(0, len(models), k))}
+
+
 def reported(config: dict, layout: Layout) -> list[str]:
     """The figures and tables the report shows."""
     files = [layout.figure(name) for name in FIGURES if figure_enabled(config, name)]
@@ -175,7 +187,7 @@ def ledger_after(config: dict, layout: Layout) -> list[str]:
     """What the compute ledger waits for: every other output of `all` (so it sees every job's
     benchmark file)."""
     files = [f for f in reported(config, layout) if "/compute" not in f]
-    return files + [layout.table("learning_curves")] + [layout.pack(name) for name in packs(config)]
+    return files + [layout.table("learning_curves")] + [layout.pack(name) for name in {**packs(config), **md_packs(config)}]
 
 
 def final_targets(config: dict, layout: Layout) -> list[str]:
