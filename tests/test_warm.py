@@ -128,7 +128,7 @@ def test_a_model_trained_warm_equals_one_trained_in_a_fresh_interpreter(tmp_path
         with open(tmp_path / f"{kind}.log", "w") as log:
             summary = training.train(out, config, out / "model.nequip.zip", out / "training.json", 1, log,
                                      warm=kind == "warm")
-        assert summary["epochs"] == 3
+        assert summary["epochs"] == 3 and summary["phase_warm_start"] is (kind == "warm")
         histories[kind], logs[kind] = training.read_history(out), (tmp_path / f"{kind}.log").read_text()
     assert "warm start: forked from server" in logs["warm"] and "warm start" not in logs["cold"]
     pd.testing.assert_frame_equal(histories["warm"], histories["cold"], rtol=0, atol=0)

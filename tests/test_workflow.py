@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from synpretrain import nequip_config
+from synpretrain import nequip_config, warm
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
@@ -195,7 +195,9 @@ def test_labels_are_referenced_and_logged(tiny_run):
 def test_training_reads_prepared_data_and_records_its_speed(tiny_run):
     summary = json.loads((tiny_run / "results/models/direct/c-real/n2/seed1/training.json").read_text())
     assert summary["prepared_data"] is True and summary["train_file"].endswith("train_n2.extxyz")
-    assert summary["train_structures_per_s"] > 0 and summary["fixed_s"] > 0 and summary["phase_import_s"] > 0
+    assert summary["train_structures_per_s"] > 0 and summary["fixed_s"] > 0
+    # forked from the warm server (a CPU machine outside SLURM): its imports were done there
+    assert summary["phase_warm_start"] is warm.usable() and (summary["phase_import_s"] < 0.5) is warm.usable()
     assert (tiny_run / "results/labels/c-real/xtb/train_n2.r3.lmdb").stat().st_size > 0
     config = yaml.safe_load((tiny_run / "results/models/direct/c-real/n2/seed1/config.yaml").read_text())
     assert config["data"]["train_dataset"]["file_path"].endswith("train_n2.r3.lmdb")

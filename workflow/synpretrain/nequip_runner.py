@@ -87,7 +87,10 @@ def main(argv: list[str]) -> int:
             return code
     evaluate_package(package, args.evaluate, phases, args.device)
     if not args.only_evaluate:
-        (out_dir / PHASES).write_text(json.dumps({k: round(v, 3) for k, v in phases.items()}) + "\n")
+        from .warm import forked
+
+        phases = {**{k: round(v, 3) for k, v in phases.items()}, "warm_start": forked()}  # imports done before?
+        (out_dir / PHASES).write_text(json.dumps(phases) + "\n")
     return 0
 
 

@@ -49,6 +49,14 @@ START_TIMEOUT_S = 180.0  # the imports take seconds; a server not listening by t
 SWITCH = "SYNPRETRAIN_WARM"  # "0": never use the warm server
 
 
+_forked = False  # set in a job forked from the server
+
+
+def forked() -> bool:
+    """Whether this process is a job forked from the warm server (its imports were done there)."""
+    return _forked
+
+
 def usable(enabled: bool = True) -> bool:
     """Whether a job here may fork from the warm server (see the module's docstring)."""
     from .gpus import visible_gpus
@@ -208,6 +216,8 @@ def _fork_job(listener: socket.socket, conn: socket.socket) -> None:
 
 
 def _run_job(conn: socket.socket) -> int:
+    global _forked
+    _forked = True
     os.setpgid(0, 0)  # the job and its DataLoader workers: one group to kill
     _, fds, _, _ = socket.recv_fds(conn, 1, 2)
     request = json.loads(conn.makefile("rb").readline())
@@ -254,4 +264,5 @@ def _die_with_client(conn: socket.socket) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "serve":
         raise SystemExit("usage: python -m synpretrain.warm serve SOCKET")
-    serve(Path(sys.argv[2]))
+    # run as the importable module, not as __main__: its state (`forked`) is what the jobs import
+    importlib.import_module("synpretrain.warm").serve(Path(sys.argv[2]))
