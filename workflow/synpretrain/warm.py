@@ -86,46 +86,48 @@ def run_module(module: str, args: list[str], log, env: dict | None = None, threa
     the exit code."""
     env = dict(os.environ if env is None else env)
     if warm and usable():
+        log.flush()
         try:
-            return _run_warm(module, args, log, env, threads)
+            conn = _connect()
         except OSError as error:  # no server: say so and run cold
             log.write(f"warm start unavailable ({error}); starting a fresh interpreter\n")
             log.flush()
+        else:
+            with conn:
+                return _run_warm(conn, module, args, log, env, threads)
     return subprocess.run([sys.executable, "-m", module, *args], stdout=log, stderr=subprocess.STDOUT,
                           env=env).returncode
 
 
-def _run_warm(module: str, args: list[str], log, env: dict, threads: int) -> int:
-    log.flush()
-    with _connect() as conn:
+def _run_warm(conn: socket.socket, module: str, args: list[str], log, env: dict, threads: int) -> int:
+    """Hand the job to the server; its exit code.  Once handed over, a broken connection is the
+    job's failure, not a reason to run it again."""
+    request = {"module": module, "args": list(args), "env": env, "cwd": os.getcwd(), "threads": threads}
+    try:
         socket.send_fds(conn, [b"J"], [log.fileno(), log.fileno()])
-        request = {"module": module, "args": list(args), "env": env, "cwd": os.getcwd(), "threads": threads}
         conn.sendall(json.dumps(request).encode() + b"\n")
         reply = conn.makefile("rb").readline()
-    if not reply.strip():  # the child died without reporting (a crash, a kill)
-        log.write("the warm-started job ended without an exit code\n")
+    except OSError as error:
+        reply, reason = b"", str(error)
+    else:
+        reason = "a crash or a kill"
+    if not reply.strip():
+        log.write(f"the warm-started job ended without an exit code ({reason})\n")
         return 1
     return int(reply)
 
 
-@contextlib.contextmanager
-def _connect():
+def _connect() -> socket.socket:
     """A connection to this configuration's server, started here if none is listening."""
     path = socket_path()
-    try:
-        conn = _dial(path)
-    except OSError:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        with open(path.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one job starts the server, the others wait for it
-            try:
-                conn = _dial(path)
-            except OSError:
-                conn = _start_server(path)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    with contextlib.suppress(OSError):
+        return _dial(path)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one job starts the server, the others wait for it
+        with contextlib.suppress(OSError):
+            return _dial(path)
+        return _start_server(path)
 
 
 def _dial(path: Path) -> socket.socket:
