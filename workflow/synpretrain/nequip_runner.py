@@ -89,7 +89,8 @@ def main(argv: list[str]) -> int:
     if not args.only_evaluate:
         from .warm import forked
 
-        phases = {**{k: round(v, 3) for k, v in phases.items()}, "warm_start": forked()}  # imports done before?
+        # warm_start: forked from the warm server, so the imports were done before this process began
+        phases = {**{k: round(v, 3) for k, v in phases.items()}, "warm_start": forked()}
         (out_dir / PHASES).write_text(json.dumps(phases) + "\n")
     return 0
 

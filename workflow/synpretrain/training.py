@@ -78,17 +78,19 @@ def prepare_run(out_dir: Path, config: dict, identity: dict | None = None) -> li
 
 
 def run_nequip(out_dir: Path, package_path: Path, overrides: list[str], threads: int, log,
-               evaluations: list[tuple[str, str]] = (), only_evaluate: bool = False, warm: bool = True) -> None:
+               evaluations: list[tuple[str, str]] = (), only_evaluate: bool = False, warm: bool = True,
+               device: str | None = None) -> None:
     """`nequip-train` on out_dir/config.yaml, `nequip-package build best.ckpt`, then each of
     `evaluations` (test extxyz, metrics JSON), in one child process (`nequip_runner`, forked from
     the warm server where `warm` and it is usable: `synpretrain.warm`); the package appears at
     `package_path` only if training and packaging succeed.  `only_evaluate`: the package exists,
-    evaluate it."""
+    evaluate it.  `device`: where to evaluate (default: the training's GPU, else the CPU)."""
     with contextlib.ExitStack() as stack:
         target = package_path if only_evaluate else stack.enter_context(atomic_path(package_path, suffix=".nequip.zip"))
         args = [str(out_dir.resolve()), str(target)]
         args += [arg for test, metrics in evaluations for arg in ("--evaluate", str(test), str(metrics))]
         args += ["--only-evaluate"] if only_evaluate else []
+        args += ["--device", device] if device else []
         args += overrides
         log.write(f"$ python -m {RUNNER} {' '.join(args)}\n")
         log.flush()
