@@ -42,7 +42,7 @@ from pathlib import Path
 
 # What the served jobs import (nequip_runner and the modules Hydra instantiates from its config).
 PRELOAD = ("torch", "lightning", "nequip.scripts.train", "nequip.scripts.package", "nequip.integrations.ase",
-           "synpretrain.nequip_runner", "synpretrain.evaluation", "synpretrain.nequip_models",
+           "synpretrain.evaluation", "synpretrain.nequip_models",
            "synpretrain.nequip_datasets", "synpretrain.nequip_callbacks", "synpretrain.finetune_strategies")
 IDLE_S = float(os.environ.get("SYNPRETRAIN_WARM_IDLE_S", 180))  # the server's life without a job
 START_TIMEOUT_S = 180.0  # the imports take seconds; a server not listening by then is given up on
