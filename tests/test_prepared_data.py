@@ -110,3 +110,37 @@ def test_dataloader_workers_read_a_file_the_parent_has_open(tmp_path):
     in_workers = [item[AtomicDataDict.POSITIONS_KEY] for item in loader]
     assert len(in_workers) == len(in_parent) == 6
     assert all(torch.equal(a, b) for a, b in zip(in_parent, in_workers))
+
+
+def test_cached_extxyz_dataset_gives_what_the_transforms_give(tmp_path):
+    """The extxyz dataset transforms each structure once: every access (single, list, slice) equals
+    NequIP's own ASEDataset to the bit, callers get their own dict, and a full cache budget leaves
+    the rest to be transformed on every access."""
+    import torch
+    from hydra.utils import instantiate
+    from nequip.data import AtomicDataDict
+    from nequip.data.dataset import ASEDataset
+
+    from synpretrain.nequip_datasets import CachedASEDataset
+
+    data = lcbop_training_split(tmp_path, n_train=5, n_val=2, repeat=(1, 1, 1))
+    block = nequip_config._dataset(str(data / "train.extxyz"), ["C"], MODEL["r_max"])
+    assert block.pop("_target_") == "synpretrain.nequip_datasets.CachedASEDataset"
+    transforms = [instantiate(t) for t in block.pop("transforms")]
+    plain = ASEDataset(transforms=transforms, **block)
+    cached = CachedASEDataset(transforms=transforms, **block)
+    tiny = CachedASEDataset(transforms=transforms, cache_mb=0.0, **block)
+
+    def same(a: dict, b: dict) -> bool:
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    for _ in range(2):  # the second round is served from the cache
+        for i in range(len(plain)):
+            assert same(cached[i], plain[i]) and same(tiny[i], plain[i])
+        assert all(same(a, b) for a, b in zip(cached[[3, 1]], plain[[3, 1]]))
+        assert all(same(a, b) for a, b in zip(cached[1:4], plain[1:4]))
+    assert len(cached._cache) == 5 and len(tiny._cache) == 0
+    first = cached[0]
+    first[AtomicDataDict.POSITIONS_KEY] = torch.zeros(1)          # a caller replacing a key ...
+    assert same(cached[0], plain[0])                               # ... does not touch the cache
+    assert cached[0][AtomicDataDict.EDGE_INDEX_KEY] is cached[0][AtomicDataDict.EDGE_INDEX_KEY]  # built once

@@ -29,7 +29,7 @@ def monitor_key(training: dict) -> str:
 
 def _dataset(path: str, symbols: list[str], r_max: float) -> dict:
     """A NequIP dataset: a prepared LMDB file (types and neighbour lists stored, `prepared_data`)
-    is read as it is; an extxyz file gets both transforms on every access."""
+    is read as it is; an extxyz file gets both transforms on first access, kept in memory."""
     path = str(Path(path).resolve())
     if path.endswith(".lmdb"):
         return {"_target_": "synpretrain.nequip_datasets.PreparedDataset", "file_path": path}
@@ -39,7 +39,7 @@ def _dataset(path: str, symbols: list[str], r_max: float) -> dict:
          "chemical_species_to_atom_type_map": {s: s for s in symbols}},
         {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": float(r_max)},
     ]
-    return {"_target_": "nequip.data.dataset.ASEDataset", "file_path": path, "transforms": transforms,
+    return {"_target_": "synpretrain.nequip_datasets.CachedASEDataset", "file_path": path, "transforms": transforms,
             "ase_args": {"format": "extxyz"}}
 
 

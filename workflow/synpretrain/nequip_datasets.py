@@ -1,11 +1,13 @@
-"""The dataset class rendered configs read prepared (LMDB) files with (importable by `_target_`)."""
+"""The dataset classes rendered configs read training data with (importable by `_target_`): prepared
+(LMDB) files, and extxyz files with their transforms applied once."""
 from __future__ import annotations
 
 import os
 import pickle
 
 import lmdb
-from nequip.data.dataset import NequIPLMDBDataset
+import torch
+from nequip.data.dataset import ASEDataset, NequIPLMDBDataset
 from nequip.data.dataset.lmdb_dataset import NUM_FRAMES_METADATA_KEY
 
 
@@ -35,3 +37,34 @@ class PreparedDataset(NequIPLMDBDataset):
 
     def __del__(self):  # the environment is shared: it stays open for the process's lifetime
         pass
+
+
+class CachedASEDataset(ASEDataset):
+    """NequIP's extxyz dataset, with each structure's transforms (type mapping, neighbour list)
+    applied once and kept, instead of on every access: a fine-tuning set is read 30-300 times,
+    and rebuilding its neighbour lists was ~8 % of a demo fine-tune on CPU.  The cached items are
+    exactly what the transforms return, so training is unchanged to the bit.
+
+    The cache holds up to `cache_mb` of tensors (neighbour lists dominate: ~80 kB per 64-atom
+    carbon cell at r_max 4); structures beyond it are transformed on every access as before.
+    Large sets belong in a prepared LMDB file (`training.prepare_data`)."""
+
+    def __init__(self, *args, cache_mb: float = 1024.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cache: dict[int, dict] = {}
+        self._budget = int(cache_mb * 2**20)
+
+    def __getitems__(self, indices):
+        if isinstance(indices, slice):
+            indices = range(*indices.indices(len(self)))
+        return [self._item(int(index)) for index in indices]
+
+    def _item(self, index: int) -> dict:
+        item = self._cache.get(index)
+        if item is None:
+            item = self._transform(self.data_list[index])
+            size = sum(v.element_size() * v.nelement() for v in item.values() if isinstance(v, torch.Tensor))
+            if size <= self._budget:
+                self._cache[index] = item
+                self._budget -= size
+        return dict(item)  # a new dict, as `_transform` gives: callers may add or replace keys
