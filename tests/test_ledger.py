@@ -174,6 +174,12 @@ def test_forecast_charges_an_md_run_a_whole_gpu_unless_its_pack_was_measured():
         table = forecast(config, {**bench, "md": runs}).set_index(["scope", "name"])
         return table.loc[("stage", "MD stability"), "gpu_hours_max"]
 
+    fast = {"engine": "openequivariance on cuda", "jobs": 1, "steps_per_s": 60.0}
+    config["md"]["engine"] = "torch"                    # not measured: the slowest measured engine's rate
+    assert md_hours(config, [alone, fast]) == pytest.approx(2 * 3000 / 30 / 3600)
+    assert forecast(config, {**bench, "md": [alone, fast]})["md_engine"].iloc[0] == "eager (torch not measured)"
+    config["md"]["engine"] = "eager"
+
     assert md_hours(config, [alone]) == pytest.approx(2 * 3000 / 30 / 3600)           # not measured packed
     assert md_hours(config, [alone, side_by_side]) == pytest.approx(2 * 3000 / 25 / 3600 / 2)
     config["resources"]["jobs_per_gpu"] = 1                                            # no MD pack

@@ -167,20 +167,20 @@ def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, train
 
 
 def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) -> dict:
-    from synpretrain.evaluation import md_calculator
+    from synpretrain.evaluation import md_engine
     from synpretrain.md_stability import HeatingProtocol, run
 
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(work / f"md-{engine}.log", "w") as log:
-        calc, description = md_calculator(package, engine, work, log)
+        stepper, description = md_engine(package, engine, work, log)
     protocol = HeatingProtocol(ramp_ps=steps / 2000, hold_ps=steps / 2000, frame_every_ps=steps / 10000, seed=1)
-    run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)          # warm-up (lazy init, compiling)
+    run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)     # warm-up (lazy init, compiling)
     setup_s = time.perf_counter() - t0
-    rows, summary = run(start_atoms, calc, protocol, cutoff=1.85, collapse_distance=0.0)
+    rows, summary = run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)
     result = {"engine": description, "jobs": 1, "steps": summary["steps_this_attempt"], "steps_per_s": summary["steps_per_s"],
               "setup_s": round(setup_s, 1), "finite": bool(np.isfinite(rows[-1]["epot_per_atom"])),
-              **step_parts(calc, start_atoms)}
+              **step_parts(stepper.calc, start_atoms)}
     print(f"  MD {engine}: {result}", flush=True)
     return result
 
@@ -203,7 +203,8 @@ def md_packed(package: Path, start_atoms, engine: str, steps: int, work: Path, j
 
 
 def step_parts(calc, atoms, repeats: int = 50) -> dict:
-    """Where one MD step's time goes (ms): the graph (neighbour list, on the CPU) and the model call."""
+    """Where one ASE-engine MD step's time goes (ms): the graph (neighbour list, on the CPU) and the
+    model call (the `torch` engine builds its neighbour list on the device, inside its step)."""
     import torch
 
     def timed(fn) -> float:
@@ -251,7 +252,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--compile", action="store_true", help="also measure compiled training (compile: true)")
     parser.add_argument("--kernels", default="e3nn",
                         help="tensor-product kernels of the prepared/packed/small cases (e3nn,openequivariance)")
-    parser.add_argument("--md-engines", default="eager", help="MD engines (md.engine values, comma-separated)")
+    parser.add_argument("--md-engines", default="torch,eager", help="MD engines (md.engine values, comma-separated)")
     parser.add_argument("--md-jobs", default="1",
                         help="MD runs at once on the device (comma-separated: one case each; an MD pack)")
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls in every training case (GPUs that have it)")

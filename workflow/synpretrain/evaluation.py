@@ -19,7 +19,7 @@ def load_calculator(package: str | Path, device: str = "cpu"):
     return NequIPCalculator._from_saved_model(str(package), device=device, chemical_species_to_atom_type_map=True)
 
 
-MD_ENGINES = ("eager", "openequivariance", "aotinductor")
+MD_ENGINES = ("torch", "eager", "openequivariance", "aotinductor")
 
 
 def default_device() -> str:
@@ -45,30 +45,38 @@ def compile_for_ase(package: str | Path, output: str | Path, device: str, log=No
     return output
 
 
-def md_calculator(package: str | Path, engine: str, work_dir: str | Path, log=None):
-    """The ASE calculator MD runs with (README "Cost" has the speeds):
-    `eager`            the package as it is;
-    `openequivariance` the same weights with NequIP's fused OpenEquivariance tensor products (CUDA);
-    `aotinductor`      `nequip-compile --mode aotinductor` first, cached next to the MD outputs.
-    Returns (calculator, description)."""
+def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None):
+    """What an MD run steps with (`md_stability.run`; README "Cost" has the speeds):
+    `torch`            the whole state on the model's device, BAOAB Langevin, a CUDA graph per step on
+                       a GPU (`md_device`); the model with OpenEquivariance kernels where usable;
+    `eager`            ASE's Langevin around the package's ASE calculator;
+    `openequivariance` the same, with NequIP's fused OpenEquivariance tensor products (CUDA);
+    `aotinductor`      the same, `nequip-compile --mode aotinductor` first (cached next to the MD outputs).
+    Returns (engine, description)."""
+    from .md_device import DeviceEngine
+    from .md_stability import AseEngine
+    from .nequip_models import OPENEQUIVARIANCE, openequivariance_usable
+
     if engine not in MD_ENGINES:
         raise ValueError(f"md.engine: {engine!r} is not one of {', '.join(MD_ENGINES)}")
     device = default_device()
-    if engine in ("eager", "openequivariance"):
-        calc = load_calculator(package, device)
-        if engine == "openequivariance":
-            from nequip.model import modify
+    if engine == "aotinductor":
+        from nequip.integrations.ase import NequIPCalculator
 
-            from .nequip_models import OPENEQUIVARIANCE
+        compiled = compile_for_ase(package, Path(work_dir) / f"model.{sha256(package)[:12]}.{device}.nequip.pt2",
+                                   device, log)
+        calc = NequIPCalculator.from_compiled_model(str(compiled), device=device,
+                                                    chemical_species_to_atom_type_map=True)
+        return AseEngine(calc), f"aotinductor on {device}"
+    calc = load_calculator(package, device)
+    kernels = engine == "openequivariance" or (engine == "torch" and openequivariance_usable())
+    if kernels:
+        from nequip.model import modify
 
-            calc.model = modify(calc.model, OPENEQUIVARIANCE).to(device)
-        return calc, f"{engine} on {device}"
-    from nequip.integrations.ase import NequIPCalculator
-
-    compiled = compile_for_ase(package, Path(work_dir) / f"model.{sha256(package)[:12]}.{device}.nequip.pt2",
-                               device, log)
-    calc = NequIPCalculator.from_compiled_model(str(compiled), device=device, chemical_species_to_atom_type_map=True)
-    return calc, f"aotinductor on {device}"
+        calc.model = modify(calc.model, OPENEQUIVARIANCE).to(device)
+    if engine == "torch":
+        return DeviceEngine(calc, log=log), f"torch on {device}{' (OpenEquivariance)' if kernels else ''}"
+    return AseEngine(calc), f"{engine} on {device}"
 
 
 def predict(calc, frames: list[Atoms], progress=None) -> tuple[np.ndarray, list[np.ndarray]]:

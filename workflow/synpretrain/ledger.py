@@ -141,20 +141,28 @@ def bench_rate(cases: list[dict], k: int, kernel: str) -> tuple[float, int]:
     return float(cases[nearest]["structures_per_s_per_job"]), nearest
 
 
-def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int]:
-    """steps/s of one MD run with the config's `md.engine`, and how many runs shared the device
-    when it was measured: the bench's largest MD pack (`--md-jobs`) that is not larger than the
-    config's (`plan.md_packs`), else one run alone, which then holds a whole GPU.  A packed rate
-    is used only where measured: runs side by side are not assumed to keep their speed."""
-    engine = (config.get("md") or {}).get("engine", "eager")
+def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | None]:
+    """steps/s of one MD run with the config's `md.engine`, how many runs shared the device when
+    it was measured, and the engine measured: the bench's largest MD pack (`--md-jobs`) that is not
+    larger than the config's (`plan.md_packs`), else one run alone, which then holds a whole GPU.
+    A packed rate is used only where measured: runs side by side are not assumed to keep their
+    speed.  An engine the bench did not measure is charged the slowest engine it did, alone."""
+    if not config.get("md"):
+        return None, 1, None
+    engine = config["md"]["engine"]          # (the schema's default filled in by `validate`)
     pack = max((len(members) for members in md_packs(config).values()), default=1)
-    entries = [m for m in bench.get("md", []) if m["engine"].startswith(engine) and m.get("jobs", 1) <= pack]
+    measured = bench.get("md", [])
+    entries = [m for m in measured if m["engine"].split()[0] == engine and m.get("jobs", 1) <= pack]
     with_mps = [m for m in entries if m.get("mps")]
     entries = with_mps if uses_mps(config) and with_mps else [m for m in entries if not m.get("mps")]
-    if not entries:
-        return None, 1
-    best = max(entries, key=lambda m: m.get("jobs", 1))
-    return float(best["steps_per_s"]), int(best.get("jobs", 1))
+    if entries:
+        best = max(entries, key=lambda m: m.get("jobs", 1))
+        return float(best["steps_per_s"]), int(best.get("jobs", 1)), engine
+    alone = [m for m in measured if m.get("jobs", 1) == 1 and not m.get("mps")]
+    if not alone:
+        return None, 1, None
+    slowest = min(alone, key=lambda m: m["steps_per_s"])
+    return float(slowest["steps_per_s"]), 1, f"{slowest['engine'].split()[0]} ({engine} not measured)"
 
 
 def forecast(config: dict, bench: dict) -> pd.DataFrame:
@@ -179,7 +187,7 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
                      "gpu_hours_max": gpu_hours(training["max_epochs"]),
                      "gpu_hours_estimate": gpu_hours(compute["expected_epoch_fraction"] * training["max_epochs"])})
     md = config.get("md")
-    md_rate, md_sharing = bench_md_rate(config, bench)
+    md_rate, md_sharing, md_engine = bench_md_rate(config, bench)
     if md and md_rate and "fig4" in config["experiments"] and "fig4" in config.get("figures", {}):
         steps = (md.get("ramp_ps", 100) + md.get("hold_ps", 900)) * 1000 / md.get("timestep_fs", 1.0)
         for model in ("direct", "finetune"):
@@ -202,6 +210,7 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     table["structures_per_s_per_job"] = rate
     table["kernel"] = kernel
     table["mps"] = any(c.get("mps") for c in measured)
+    table["md_engine"] = md_engine
     return table
 
 

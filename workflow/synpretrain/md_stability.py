@@ -5,8 +5,10 @@ eye (5-fold and 8+-fold atoms, free atoms).  Here every frame is analysed: the f
 with each coordination number, the time of the first unphysical event (an atom with no neighbour,
 or with `high` or more), the closest interatomic distance and the potential energy per atom.
 
-The thermostat is ASE's Langevin (friction = 1 / damping time), whose target temperature can be
-moved step by step along the ramp; momentum is zeroed at the start.
+The thermostat is a Langevin one (friction = 1 / damping time) whose target temperature moves step
+by step along the ramp; momentum is zeroed at the start.  Two integrators: ASE's Langevin around any
+ASE calculator (`AseEngine`), or BAOAB with the whole state on the model's device
+(`md_device.DeviceEngine`, `md.engine: torch`).
 """
 from __future__ import annotations
 
@@ -107,7 +109,7 @@ class Checkpoint:
         self.state, self.trajectory, self.every_ps = Path(state), Path(trajectory), float(every_ps)
 
     def load(self, fingerprint: dict) -> dict | None:
-        """The saved state if it belongs to the same run (protocol, structure), else None."""
+        """The saved state if it belongs to the same run (protocol, structure, integrator), else None."""
         if not self.state.exists() or not self.trajectory.exists():
             return None
         with np.load(self.state) as saved:
@@ -116,9 +118,8 @@ class Checkpoint:
                 return None
             return {**meta, "positions": saved["positions"], "momenta": saved["momenta"]}
 
-    def save(self, atoms: Atoms, rng: np.random.Generator, frame: int, rows: list[dict],
-             fingerprint: dict) -> None:
-        meta = {"fingerprint": fingerprint, "frame": frame, "rows": rows, "rng": rng.bit_generator.state,
+    def save(self, atoms: Atoms, rng_state: dict, frame: int, rows: list[dict], fingerprint: dict) -> None:
+        meta = {"fingerprint": fingerprint, "frame": frame, "rows": rows, "rng": rng_state,
                 "trajectory_bytes": self.trajectory.stat().st_size}
         with atomic_path(self.state, suffix=".npz") as tmp, open(tmp, "wb") as handle:
             np.savez(handle, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
@@ -132,44 +133,94 @@ class Checkpoint:
             ase.io.write(handle, snapshot, format="extxyz")
 
 
-def fingerprint(atoms: Atoms, protocol: HeatingProtocol, cutoff: float, high: int) -> dict:
+def fingerprint(atoms: Atoms, protocol: HeatingProtocol, cutoff: float, high: int, integrator: str) -> dict:
     """What must be equal for a saved state to be resumed."""
     return {"protocol": dataclasses.asdict(protocol), "cutoff": cutoff, "high": high, "n_atoms": len(atoms),
+            "integrator": integrator,
             "start_sha256": hashlib.sha256(np.ascontiguousarray(atoms.positions).tobytes()).hexdigest()}
 
 
-def run(atoms: Atoms, calc, protocol: HeatingProtocol, cutoff: float, high: int = 5,
+class AseEngine:
+    """MD through an ASE calculator (`md.engine` eager, openequivariance, aotinductor): ASE's
+    Langevin, the structure on the host every step."""
+
+    integrator = "ase-langevin"
+
+    def __init__(self, calc):
+        self.calc = calc
+
+    def start(self, atoms: Atoms, protocol: HeatingProtocol, rng: np.random.Generator, saved: dict | None
+              ) -> AseLangevin:
+        return AseLangevin(atoms, self.calc, protocol, rng, saved)
+
+
+class AseLangevin:
+    """The stepper of `run` for ASE: `atoms` carries the state; the thermostat draws from `rng`
+    (the generator that drew the initial momenta; its state is what checkpoints keep)."""
+
+    def __init__(self, atoms: Atoms, calc, protocol: HeatingProtocol, rng: np.random.Generator, saved: dict | None):
+        self.atoms, self.protocol, self.rng = atoms, protocol, rng
+        self.frames = 0 if saved is None else saved["frame"]
+        if saved is not None:
+            rng.bit_generator.state = saved["rng"]
+        atoms.calc = calc
+        atoms.set_constraint(FixCom())
+        self.dyn = Langevin(atoms, timestep=protocol.timestep_fs * units.fs, temperature_K=protocol.T_start,
+                            friction=1.0 / (protocol.damping_ps * 1000 * units.fs), fixcm=False, rng=rng)
+
+    def advance(self, n_steps: int) -> None:
+        """One frame's n_steps, the target temperature moved along the ramp before each."""
+        p = self.protocol
+        self.frames += 1
+        time_ps = self.frames * p.frame_every_ps
+        for step in range(n_steps):
+            self.dyn.set_temperature(temperature_K=p.temperature(time_ps - p.frame_every_ps
+                                                                 + (step + 1) * p.timestep_fs / 1000))
+            self.dyn.run(1)
+
+    @property
+    def energy(self) -> float:
+        return float(self.atoms.get_potential_energy())
+
+    def forces_finite(self) -> bool:
+        return bool(np.all(np.isfinite(self.atoms.get_forces())))
+
+    def rng_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+
+def run(atoms: Atoms, engine, protocol: HeatingProtocol, cutoff: float, high: int = 5,
         collapse_distance: float = 0.5, progress=None, checkpoint: Checkpoint | None = None
         ) -> tuple[list[dict], dict]:
-    """Heat and hold `atoms` with `calc`; return per-frame rows and a summary.
+    """Heat and hold `atoms` with `engine` (an `AseEngine`, a `md_device.DeviceEngine`, or an ASE
+    calculator: ASE's Langevin); return per-frame rows and a summary.
 
-    The run stops early (completed = False) if atoms come closer than `collapse_distance` or the
-    forces stop being finite: the potential has broken down.  With a `checkpoint`, every frame is
-    appended to its trajectory and the run resumes from its last saved state."""
-    key = fingerprint(atoms, protocol, cutoff, high)
+    The start is the same for every engine: momenta drawn at T_start (numpy, the protocol's seed),
+    total momentum zeroed.  A stepper (`engine.start`) advances the state one frame at a time and
+    leaves positions and momenta in `atoms` for the analysis.  The run stops early (completed = False) if atoms come closer than
+    `collapse_distance` or the energy or forces stop being finite: the potential has broken down.
+    With a `checkpoint`, every frame is appended to its trajectory and the run resumes from its last
+    saved state."""
+    if not hasattr(engine, "start"):
+        engine = AseEngine(engine)
+    key = fingerprint(atoms, protocol, cutoff, high, engine.integrator)
     atoms = atoms.copy()
-    atoms.calc = calc
     rng = np.random.default_rng(protocol.seed)
     thermalize_momenta(atoms, temperature_K=protocol.T_start, rng=rng)
-    Stationary(atoms)  # momentum zeroed, and kept so by FixCom
+    Stationary(atoms)  # momentum zeroed, and kept so by the integrator
     saved = checkpoint.load(key) if checkpoint else None
     if saved is not None:
         atoms.set_positions(saved["positions"])
         atoms.set_momenta(saved["momenta"])
-        rng.bit_generator.state = saved["rng"]
         rows, first_frame = saved["rows"], saved["frame"] + 1
         with open(checkpoint.trajectory, "r+b") as handle:  # drop frames written after the save
             handle.truncate(saved["trajectory_bytes"])
-    atoms.set_constraint(FixCom())
-    dt = protocol.timestep_fs * units.fs
-    dyn = Langevin(atoms, timestep=dt, temperature_K=protocol.T_start,
-                   friction=1.0 / (protocol.damping_ps * 1000 * units.fs), fixcm=False, rng=rng)
+    stepper = engine.start(atoms, protocol, rng, saved)
     steps_per_frame = max(1, int(round(protocol.frame_every_ps * 1000 / protocol.timestep_fs)))
     n_frames = int(round((protocol.ramp_ps + protocol.hold_ps) / protocol.frame_every_ps))
     save_every = max(1, int(round(checkpoint.every_ps / protocol.frame_every_ps))) if checkpoint else 0
     if saved is None:
-        rows, first_frame = [analyse_frame(atoms, 0.0, protocol.T_start, atoms.get_potential_energy(),
-                                           cutoff, high)], 1
+        rows, first_frame = [analyse_frame(atoms, 0.0, protocol.T_start, stepper.energy, cutoff, high)], 1
         if checkpoint:
             checkpoint.trajectory.parent.mkdir(parents=True, exist_ok=True)
             checkpoint.trajectory.write_text("")
@@ -179,20 +230,17 @@ def run(atoms: Atoms, calc, protocol: HeatingProtocol, cutoff: float, high: int 
     completed, steps, start = True, 0, time.perf_counter()
     for frame in range(first_frame, n_frames + 1):
         time_ps = frame * protocol.frame_every_ps
-        for step in range(steps_per_frame):
-            dyn.set_temperature(temperature_K=protocol.temperature(time_ps - protocol.frame_every_ps
-                                                                   + (step + 1) * protocol.timestep_fs / 1000))
-            dyn.run(1)
+        stepper.advance(steps_per_frame)
         steps += steps_per_frame
-        energy = atoms.get_potential_energy()
-        if not (np.isfinite(energy) and np.all(np.isfinite(atoms.get_forces()))):
+        energy = stepper.energy
+        if not (np.isfinite(energy) and stepper.forces_finite()):
             completed = False
             break
         rows.append(analyse_frame(atoms, time_ps, protocol.temperature(time_ps), energy, cutoff, high))
         if checkpoint:
             checkpoint.append_frame(atoms, rows[-1])
             if frame % save_every == 0:
-                checkpoint.save(atoms, rng, frame, rows, key)
+                checkpoint.save(atoms, stepper.rng_state(), frame, rows, key)
         if progress is not None:
             progress.update(1)
         if rows[-1]["min_distance"] < collapse_distance:
@@ -201,5 +249,6 @@ def run(atoms: Atoms, calc, protocol: HeatingProtocol, cutoff: float, high: int 
     seconds = time.perf_counter() - start
     summary = summarise(rows, protocol, completed)
     summary.update(resumed_at_ps=(first_frame - 1) * protocol.frame_every_ps if saved else None,
-                   steps_this_attempt=steps, steps_per_s=round(steps / seconds, 2) if seconds > 0 else None)
+                   steps_this_attempt=steps, steps_per_s=round(steps / seconds, 2) if seconds > 0 else None,
+                   integrator=engine.integrator)
     return rows, summary

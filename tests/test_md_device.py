@@ -1,0 +1,161 @@
+"""`md.engine: torch` (synpretrain.md_device): its neighbour list against ASE's, its noise, its
+forces against NequIP's own ASE calculator, its thermostat, and a killed run's resume.
+
+CUDA graphs cannot be exercised on a CPU; the fixed-slot neighbour list they need is (static
+shapes, padding, running a frame again when the slots overflow)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk
+from ase.neighborlist import neighbor_list
+
+from fixtures import TINY_MODEL
+from synpretrain.md_device import CounterNormal, DeviceEngine, DeviceLangevin, NeighbourList, image_shifts
+from synpretrain.md_stability import Checkpoint, HeatingProtocol, run
+
+C_CUTOFF = 1.85
+
+
+def pairs_of(edges: torch.Tensor, shifts: torch.Tensor) -> set:
+    return {(int(i), int(j), *map(int, s)) for (i, j), s in zip(edges.T.tolist(), shifts.tolist())}
+
+
+def wrapped_random(n: int, cell, seed: int) -> Atoms:
+    rng = np.random.default_rng(seed)
+    atoms = Atoms("C" * n, scaled_positions=rng.random((n, 3)), cell=cell, pbc=True)
+    return atoms
+
+
+@pytest.mark.parametrize("cell, r_max", [
+    (np.diag([5.0, 5.0, 5.0]), 4.0),                                  # r_max > L/2: several images of a pair
+    (np.array([[6.0, 0.0, 0.0], [2.5, 5.5, 0.0], [1.0, 1.5, 7.0]]), 3.5),   # triclinic
+    (np.diag([3.0, 9.0, 12.0]), 4.5),                                 # thin along a: two images each way
+])
+def test_neighbour_list_finds_what_ase_finds(cell, r_max):
+    atoms = wrapped_random(9, cell, seed=4)
+    i, j, shift = neighbor_list("ijS", atoms, r_max)
+    expected = {(a, b, *map(int, s)) for a, b, s in zip(i, j, shift)}
+    positions = torch.as_tensor(atoms.positions)
+    edges, shifts, count = NeighbourList(np.array(atoms.cell), len(atoms), r_max, "cpu")(positions)
+    assert pairs_of(edges, shifts) == expected and int(count) == len(expected) == edges.shape[1]
+
+    slots = len(expected) + 7                                        # fixed slots: the pairs, then padding
+    edges, shifts, count = NeighbourList(np.array(atoms.cell), len(atoms), r_max, "cpu", capacity=slots)(positions)
+    assert edges.shape == (2, slots) and int(count) == len(expected)
+    assert pairs_of(edges[:, :len(expected)], shifts[:len(expected)]) == expected
+    vectors = positions[edges[1]] - positions[edges[0]] + shifts @ torch.as_tensor(np.array(atoms.cell))
+    assert (vectors[len(expected):].norm(dim=1) > r_max).all()      # padding carries no weight
+
+    edges, _, count = NeighbourList(np.array(atoms.cell), len(atoms), r_max, "cpu", capacity=5)(positions)
+    assert edges.shape == (2, 5) and int(count) == len(expected) > 5   # too few slots: the count says so
+
+
+def test_image_shifts_reach_far_enough():
+    assert len(image_shifts(np.diag([10.0, 10.0, 10.0]), 4.0)) == 27
+    assert {int(s[0]) for s in image_shifts(np.diag([3.0, 10.0, 10.0]), 4.5)} == {-2, -1, 0, 1, 2}
+
+
+def test_counter_noise_is_a_function_of_seed_and_step():
+    noise = CounterNormal(seed=7, shape=(4000, 3), device="cpu")
+    step = torch.tensor(12)
+    first, again = noise(step), noise(step.clone())
+    assert torch.equal(first, again)                                 # what a resumed run draws
+    following = noise(step + 1)
+    other_seed = CounterNormal(seed=8, shape=(4000, 3), device="cpu")(step)
+    samples = torch.cat([noise(torch.tensor(k)).view(-1) for k in range(20)])
+    assert abs(float(samples.mean())) < 0.01 and abs(float(samples.std()) - 1.0) < 0.01
+    assert abs(float(torch.corrcoef(torch.stack([first.view(-1), following.view(-1)]))[0, 1])) < 0.02
+    assert abs(float(torch.corrcoef(torch.stack([first.view(-1), other_seed.view(-1)]))[0, 1])) < 0.02
+    fourth = ((samples - samples.mean()) ** 4).mean() / samples.var() ** 2
+    assert abs(float(fourth) - 3.0) < 0.1                            # Gaussian tails (kurtosis 3)
+
+
+@pytest.fixture(scope="module")
+def nequip_calc():
+    """NequIP's ASE calculator around a small random (untrained) NequIP model of carbon."""
+    from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+    from nequip.integrations.ase import NequIPCalculator
+    from nequip.model import NequIPGNNModel
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state()   # float64 default dtype, as NequIP's scripts set it
+    settings = {k: v for k, v in TINY_MODEL.items()}
+    model = NequIPGNNModel(seed=3, type_names=["C"], avg_num_neighbors=20.0, per_type_energy_shifts={"C": -5.0},
+                           per_type_energy_scales={"C": 1.0}, **{**settings, "num_features": 8})
+    model.eval()
+    transforms = [ChemicalSpeciesToAtomTypeMapper(model_type_names=["C"], chemical_species_to_atom_type_map={"C": "C"}),
+                  NeighborListTransform(r_max=settings["r_max"])]
+    return NequIPCalculator(model=model, device="cpu", transforms=transforms)
+
+
+def amorphous_carbon(n=32, density=2.5, seed=1) -> Atoms:
+    from synpretrain.generation import random_cell
+
+    return random_cell(n, density, "C", min_distance=1.3, seed=seed)
+
+
+@pytest.mark.parametrize("slots", [None, 40])
+def test_forces_equal_nequips_calculator(nequip_calc, slots):
+    """Same energy and forces as NequIP's own calculator, with exact pairs or fixed slots (40 is
+    too few: the first frame runs again with more)."""
+    atoms = amorphous_carbon()
+    reference = atoms.copy()
+    reference.calc = nequip_calc
+    stepper = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=1), None, cuda_graphs=False, slots=slots)
+    assert stepper.energy == pytest.approx(reference.get_potential_energy(), rel=1e-6)
+    np.testing.assert_allclose(stepper.forces.numpy(), reference.get_forces(), atol=1e-5)
+    if slots is not None:                                            # 40 slots overflow: the frame is rerun
+        eager = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=1), None, cuda_graphs=False)
+        stepper.advance(10)
+        eager.advance(10)
+        assert stepper.neighbours.capacity > 40
+        np.testing.assert_allclose(stepper.atoms.positions, eager.atoms.positions, atol=1e-9)
+
+
+def test_thermostat_holds_the_target_temperature(nequip_calc):
+    """BAOAB at a fixed target: the mean kinetic temperature matches it, the centre of mass stays."""
+    atoms = bulk("C", "diamond", a=3.567, cubic=True).repeat((2, 2, 2))
+    protocol = HeatingProtocol(timestep_fs=0.5, T_start=800, T_end=800, ramp_ps=0.0, hold_ps=1.0,
+                               frame_every_ps=0.01, damping_ps=0.02, seed=5)
+    rows, summary = run(atoms, DeviceEngine(nequip_calc), protocol, cutoff=C_CUTOFF, collapse_distance=0.0)
+    assert summary["integrator"] == "baoab-device" and len(rows) == 101
+    held = np.array([r["T"] for r in rows[20:]])
+    assert abs(held.mean() - 800) < 80                               # 64 atoms: T fluctuates ~15 %
+
+
+def test_a_killed_device_run_resumes_and_equals_an_uninterrupted_one(tmp_path, nequip_calc, monkeypatch):
+    import ase.io
+
+    atoms = amorphous_carbon(seed=2)
+    protocol = HeatingProtocol(timestep_fs=0.5, T_start=300, T_end=1500, ramp_ps=0.02, hold_ps=0.02,
+                               frame_every_ps=0.005, seed=3)
+    whole = Checkpoint(tmp_path / "a.npz", tmp_path / "a.extxyz", every_ps=0.01)
+    rows, summary = run(atoms, DeviceEngine(nequip_calc), protocol, cutoff=C_CUTOFF, checkpoint=whole)
+    assert summary["completed"] and len(rows) == 9
+
+    class Killed(Exception):
+        pass
+
+    calls = {"n": 0}
+    advance = DeviceLangevin.advance
+
+    def dies_in_frame_six(self, n_steps):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise Killed
+        advance(self, n_steps)
+
+    parts = Checkpoint(tmp_path / "b.npz", tmp_path / "b.extxyz", every_ps=0.01)
+    monkeypatch.setattr(DeviceLangevin, "advance", dies_in_frame_six)
+    with pytest.raises(Killed):
+        run(atoms, DeviceEngine(nequip_calc), protocol, cutoff=C_CUTOFF, checkpoint=parts)
+    monkeypatch.setattr(DeviceLangevin, "advance", advance)
+    resumed_rows, resumed = run(atoms, DeviceEngine(nequip_calc), protocol, cutoff=C_CUTOFF, checkpoint=parts)
+    assert resumed["resumed_at_ps"] == pytest.approx(0.02) and resumed["steps_this_attempt"] == 4 * 10
+    assert resumed_rows == rows
+    for a, b in zip(ase.io.read(whole.trajectory, ":"), ase.io.read(parts.trajectory, ":")):
+        np.testing.assert_array_equal(a.positions, b.positions)
+        np.testing.assert_array_equal(a.get_momenta(), b.get_momenta())
