@@ -197,8 +197,9 @@ def run(atoms: Atoms, engine, protocol: HeatingProtocol, cutoff: float, high: in
 
     The start is the same for every engine: momenta drawn at T_start (numpy, the protocol's seed),
     total momentum zeroed.  A stepper (`engine.start`) advances the state one frame at a time and
-    leaves positions and momenta in `atoms` for the analysis.  The run stops early (completed = False) if atoms come closer than
-    `collapse_distance` or the energy or forces stop being finite: the potential has broken down.
+    leaves positions and momenta in `atoms` for the analysis.  The run stops early (completed =
+    False) if atoms come closer than `collapse_distance` or the energy or forces stop being finite:
+    the potential has broken down.
     With a `checkpoint`, every frame is appended to its trajectory and the run resumes from its last
     saved state."""
     if not hasattr(engine, "start"):
