@@ -174,10 +174,10 @@ def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) ->
     t0 = time.perf_counter()
     with open(work / f"md-{engine}.log", "w") as log:
         stepper, description = md_engine(package, engine, work, log)
-    protocol = HeatingProtocol(ramp_ps=steps / 2000, hold_ps=steps / 2000, frame_every_ps=steps / 10000, seed=1)
-    run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)     # warm-up (lazy init, compiling)
-    setup_s = time.perf_counter() - t0
-    rows, summary = run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)
+        protocol = HeatingProtocol(ramp_ps=steps / 2000, hold_ps=steps / 2000, frame_every_ps=steps / 10000, seed=1)
+        run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)  # warm-up (lazy init, compiling)
+        setup_s = time.perf_counter() - t0
+        rows, summary = run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)
     result = {"engine": description, "jobs": 1, "steps": summary["steps_this_attempt"], "steps_per_s": summary["steps_per_s"],
               "setup_s": round(setup_s, 1), "finite": bool(np.isfinite(rows[-1]["epot_per_atom"])),
               **step_parts(stepper.calc, start_atoms)}
