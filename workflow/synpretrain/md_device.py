@@ -133,7 +133,6 @@ class DeviceEngine:
 
     def __init__(self, calc, cuda_graphs: bool | None = None, log=None):
         self.calc, self.cuda_graphs, self.log = calc, cuda_graphs, log
-        self.device = next(calc.model.parameters()).device
 
     def start(self, atoms: Atoms, protocol, rng, saved: dict | None) -> DeviceLangevin:
         """(`rng`, numpy's, drew the initial momenta; the thermostat here has its own counter-based noise.)"""
