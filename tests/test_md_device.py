@@ -53,6 +53,11 @@ def test_neighbour_list_finds_what_ase_finds(cell, r_max):
     assert edges.shape == (2, 5) and int(count) == len(expected) > 5   # too few slots: the count says so
 
 
+def test_a_cell_too_large_for_all_pairs_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"md.engine torch: 2000 atoms x 27 periodic images.*md.engine: eager"):
+        NeighbourList(np.diag([30.0, 30.0, 30.0]), 2000, 5.0, "cpu")
+
+
 def test_image_shifts_reach_far_enough():
     assert len(image_shifts(np.diag([10.0, 10.0, 10.0]), 4.0)) == 27
     assert {int(s[0]) for s in image_shifts(np.diag([3.0, 10.0, 10.0]), 4.5)} == {-2, -1, 0, 1, 2}

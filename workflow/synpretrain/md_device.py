@@ -30,6 +30,7 @@ from ase import Atoms, units
 from nequip.data import AtomicDataDict, from_ase
 
 MASK32 = 0xFFFFFFFF
+MAX_CANDIDATES = 50_000_000   # pairs x images a step may test: ~1,300 atoms in a cell wider than 2 r_max
 
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
@@ -89,6 +90,10 @@ class NeighbourList:
         far[0, 0] = shifts[:, 0].max() + 1                  # farther than r_max along a
         shifts = np.vstack([shifts, far])
         self.n_atoms, self.n_images = n_atoms, len(shifts) - 1
+        if n_atoms * n_atoms * self.n_images > MAX_CANDIDATES:
+            raise ValueError(f"md.engine torch: {n_atoms} atoms x {self.n_images} periodic images are "
+                             f"{n_atoms * n_atoms * self.n_images:,} candidate pairs per step, more than its "
+                             f"all-pairs neighbour list is meant for ({MAX_CANDIDATES:,}); use md.engine: eager")
         self.shift = torch.as_tensor(shifts, dtype=dtype, device=device)             # integer shifts
         offsets = self.shift[:-1] @ torch.as_tensor(cell, dtype=dtype, device=device)
         self.offsets_t, self.offset_sq = offsets.T.contiguous(), (offsets * offsets).sum(-1)
