@@ -98,7 +98,8 @@ class NeighbourList:
         offsets = self.shift[:-1] @ torch.as_tensor(cell, dtype=dtype, device=device)
         self.offsets_t, self.offset_sq = offsets.T.contiguous(), (offsets * offsets).sum(-1)
         self_pair = torch.zeros((n_atoms, n_atoms, self.n_images), dtype=torch.bool, device=device)
-        self_pair[torch.arange(n_atoms), torch.arange(n_atoms), int(np.flatnonzero(~shifts[:-1].any(1))[0])] = True
+        atoms = torch.arange(n_atoms, device=device)
+        self_pair[atoms, atoms, int(np.flatnonzero(~shifts[:-1].any(1))[0])] = True
         self.allowed = ~self_pair.view(n_atoms * n_atoms, self.n_images)    # an atom is not its own neighbour
         self.r_max_sq, self.capacity = r_max**2, capacity
         self.padding = n_atoms * n_atoms * self.n_images                      # the candidate after the last
