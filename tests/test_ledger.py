@@ -175,8 +175,9 @@ def test_forecast_charges_an_md_run_a_whole_gpu_unless_its_pack_was_measured():
         return table.loc[("stage", "MD stability"), "gpu_hours_max"]
 
     fast = {"engine": "openequivariance on cuda", "jobs": 1, "steps_per_s": 60.0}
+    not_offered = {"engine": "torch.compile on cuda", "jobs": 1, "steps_per_s": 20.0}   # a bench-only variant
     config["md"]["engine"] = "torch"                    # not measured: the slowest measured engine's rate
-    assert md_hours(config, [alone, fast]) == pytest.approx(2 * 3000 / 30 / 3600)
+    assert md_hours(config, [alone, fast, not_offered]) == pytest.approx(2 * 3000 / 30 / 3600)
     assert forecast(config, {**bench, "md": [alone, fast]})["md_engine"].iloc[0] == "eager (torch not measured)"
     config["md"]["engine"] = "eager"
 

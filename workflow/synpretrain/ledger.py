@@ -146,7 +146,7 @@ def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | N
     it was measured, and the engine measured: the bench's largest MD pack (`--md-jobs`) that is not
     larger than the config's (`plan.md_packs`), else one run alone, which then holds a whole GPU.
     A packed rate is used only where measured: runs side by side are not assumed to keep their
-    speed.  An engine the bench did not measure is charged the slowest engine it did, alone."""
+    speed.  An engine the bench did not measure is charged the slowest `md.engine` it did, alone."""
     if not config.get("md"):
         return None, 1, None
     engine = config["md"]["engine"]          # (the schema's default filled in by `validate`)
@@ -158,7 +158,9 @@ def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | N
     if entries:
         best = max(entries, key=lambda m: m.get("jobs", 1))
         return float(best["steps_per_s"]), int(best.get("jobs", 1)), engine
-    alone = [m for m in measured if m.get("jobs", 1) == 1 and not m.get("mps")]
+    from .evaluation import MD_ENGINES
+
+    alone = [m for m in measured if m.get("jobs", 1) == 1 and not m.get("mps") and m["engine"].split()[0] in MD_ENGINES]
     if not alone:
         return None, 1, None
     slowest = min(alone, key=lambda m: m["steps_per_s"])
