@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import stage_training
+from .evaluation import MD_ENGINES
 from .layout import ModelId, benchmark_model
 from .plan import (experiments_of, jobs_per_gpu, md_packs, planned_jobs, replay_count, strategy_spec, training_settings,
                    uses_mps)
@@ -152,19 +153,21 @@ def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | N
     engine = config["md"]["engine"]          # (the schema's default filled in by `validate`)
     pack = max((len(members) for members in md_packs(config).values()), default=1)
     measured = bench.get("md", [])
-    entries = [m for m in measured if m["engine"].split()[0] == engine and m.get("jobs", 1) <= pack]
+
+    def engine_of(m: dict) -> str:  # "eager on cuda" -> "eager"
+        return m["engine"].split()[0]
+
+    entries = [m for m in measured if engine_of(m) == engine and m.get("jobs", 1) <= pack]
     with_mps = [m for m in entries if m.get("mps")]
     entries = with_mps if uses_mps(config) and with_mps else [m for m in entries if not m.get("mps")]
     if entries:
         best = max(entries, key=lambda m: m.get("jobs", 1))
         return float(best["steps_per_s"]), int(best.get("jobs", 1)), engine
-    from .evaluation import MD_ENGINES
-
-    alone = [m for m in measured if m.get("jobs", 1) == 1 and not m.get("mps") and m["engine"].split()[0] in MD_ENGINES]
+    alone = [m for m in measured if m.get("jobs", 1) == 1 and not m.get("mps") and engine_of(m) in MD_ENGINES]
     if not alone:
         return None, 1, None
     slowest = min(alone, key=lambda m: m["steps_per_s"])
-    return float(slowest["steps_per_s"]), 1, f"{slowest['engine'].split()[0]} ({engine} not measured)"
+    return float(slowest["steps_per_s"]), 1, f"{engine_of(slowest)} ({engine} not measured)"
 
 
 def forecast(config: dict, bench: dict) -> pd.DataFrame:

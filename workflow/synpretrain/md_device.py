@@ -257,9 +257,16 @@ class DeviceLangevin:
     def _state(self) -> list[torch.Tensor]:
         return [self.positions, self.momenta, self.forces, self.energy_t, self.step]
 
+    def _snapshot(self) -> list[torch.Tensor]:
+        return [t.clone() for t in self._state()]
+
+    def _restore(self, saved: list[torch.Tensor]) -> None:
+        for tensor, value in zip(self._state(), saved):
+            tensor.copy_(value)
+
     def _capture(self) -> None:
         """Record one step as a CUDA graph (after warm-up steps whose effect is undone)."""
-        saved = [t.clone() for t in self._state()]
+        saved = self._snapshot()
         try:
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
@@ -275,8 +282,7 @@ class DeviceLangevin:
             self.graph = None
             if self.log is not None:
                 self.log.write(f"CUDA graph capture failed ({type(error).__name__}: {error}); stepping eagerly\n")
-        for tensor, value in zip(self._state(), saved):
-            tensor.copy_(value)
+        self._restore(saved)
         if self.log is not None:
             self.log.write(f"device MD: {'CUDA graph' if self.graph else 'eager'} steps, "
                            f"{self.neighbours.capacity} neighbour slots\n")
@@ -285,7 +291,7 @@ class DeviceLangevin:
     # --- the stepper interface of md_stability.run ----------------------------------------
     def advance(self, n_steps: int) -> None:
         """n_steps steps; the host's `atoms` then hold the new positions and momenta."""
-        saved = [t.clone() for t in self._state()]
+        saved = self._snapshot() if self.neighbours.capacity is not None else None  # fixed slots may overflow
         while True:
             self.most_pairs.zero_()
             for _ in range(n_steps):
@@ -295,8 +301,7 @@ class DeviceLangevin:
                     self._step()
             if not self._overflowed():
                 break
-            for tensor, value in zip(self._state(), saved):        # pairs were dropped: again, with room
-                tensor.copy_(value)
+            self._restore(saved)                                   # pairs were dropped: again, with room
             self._first_forces()
             if self.use_graphs:
                 self._capture()
