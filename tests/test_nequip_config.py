@@ -91,6 +91,7 @@ def test_speed_switches_workers_compile_and_tf32():
     assert fast["data"]["train_dataloader"]["num_workers"] == fast["data"]["val_dataloader"]["num_workers"] == 3
     assert fast["data"]["train_dataloader"]["persistent_workers"] is True
     assert nequip_config.trained_model(fast)["compile_mode"] == "compile"
+    assert fast["training_module"]["model"]["model"]["_target_"] == nequip_config.CACHED_COMPILE  # inside the kernel choice
     assert {"_target_": "nequip.train.callbacks.TF32Scheduler", "schedule": {0: True}} in fast["trainer"]["callbacks"]
 
 

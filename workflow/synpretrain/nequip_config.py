@@ -20,6 +20,8 @@ from pathlib import Path
 FORCES = "val0_epoch/forces_rmse"
 TIMINGS = "timings.jsonl"  # one line per epoch: wall-clock seconds of training and validation
 KERNEL_CHOICE = "synpretrain.nequip_models.with_kernel"  # decides training.kernel where the job runs
+CACHED_COMPILE = "synpretrain.compile_cache.with_cached_compile"  # compile once per architecture
+MODEL_WRAPPERS = (KERNEL_CHOICE, CACHED_COMPILE)  # builder blocks around the model's own
 
 
 def monitor_key(training: dict) -> str:
@@ -120,9 +122,12 @@ def model_block(model: dict, symbols: list[str], seed: int, parent_package: str 
 
 
 def trained_model(config: dict) -> dict:
-    """The model builder block of a rendered config, inside the kernel choice if there is one."""
+    """The model builder block of a rendered config, inside the kernel choice and the compile
+    cache if there are."""
     model = config["training_module"]["model"]
-    return model["model"] if model["_target_"] == KERNEL_CHOICE else model
+    while model["_target_"] in MODEL_WRAPPERS:
+        model = model["model"]
+    return model
 
 
 def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
@@ -173,8 +178,8 @@ def _render(*, train_file: str, val_file: str, symbols: list[str], model: dict, 
             out_dir: str, parent_package: str | None, parent_r_max: float | None) -> dict:
     stopping = training["early_stopping"]
     model_config = model_block(model, symbols, seed, parent_package, parent_r_max)
-    if training.get("compile", False):
-        model_config["compile_mode"] = "compile"  # NequIP's torch.compile of the training model
+    if training.get("compile", False):  # NequIP's torch.compile of the training model, via the cache
+        model_config = {"_target_": CACHED_COMPILE, "model": {**model_config, "compile_mode": "compile"}}
     kernel = training.get("kernel", "auto")
     if kernel == "openequivariance" or (kernel == "auto" and training.get("accelerator", "auto") != "cpu"):
         # decided in the training process, which has the device (nequip_models.with_kernel)

@@ -1,0 +1,139 @@
+"""Compiled training compiles once per architecture (synpretrain.compile_cache).
+
+The job-level test trains the tiny model with `compile: true` in fresh interpreters: the first job
+compiles and writes one cache file, a second job of the same architecture loads it and trains to
+the same numbers, a third of another architecture gets a file of its own, a file that does not
+belong to its name is caught by NequIP's check and replaced, and all of it agrees with eager
+training.  The in-process tests cover the key and the fallbacks.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from fixtures import TINY_MODEL, TINY_TRAINING, lcbop_training_split
+from synpretrain import compile_cache, nequip_config, training
+
+RUNNER = """
+import sys, yaml
+from pathlib import Path
+from synpretrain import training
+out = Path(sys.argv[1])
+config = yaml.safe_load(Path(sys.argv[2]).read_text())
+training.train(out, config, out / "model.nequip.zip", out / "training.json", 1, sys.stdout, warm=False)
+"""
+EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return lcbop_training_split(tmp_path_factory.mktemp("data"), n_train=8, n_val=4)
+
+
+def train(out: Path, data: Path, cache: Path, compile_: bool, model: dict = TINY_MODEL):
+    """Train in a fresh interpreter; (validation force RMSE per epoch, the job's log)."""
+    out.mkdir(parents=True)
+    config = nequip_config.render(train_file=str(data / "train.extxyz"), val_file=str(data / "val.extxyz"),
+                                  symbols=["C"], model=model, seed=3, out_dir=str(out),
+                                  training={**TINY_TRAINING, "max_epochs": EPOCHS, "compile": compile_})
+    (out / "wanted.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", compile_cache.CACHE_ENV: str(cache)}
+    run = subprocess.run([sys.executable, "-c", RUNNER, str(out), str(out / "wanted.yaml")], env=env,
+                         capture_output=True, text=True, timeout=900)
+    log = run.stdout + run.stderr + (out / "train.log").read_text() if (out / "train.log").exists() else ""
+    assert run.returncode == 0, log[-4000:]
+    return training.read_history(out)["val0_epoch/forces_rmse"].to_numpy(), log
+
+
+def test_a_compiled_job_compiles_once_per_architecture_and_trains_the_same_model(tmp_path, data):
+    cache = tmp_path / "cache"
+    first, log = train(tmp_path / "first", data, cache, compile_=True)
+    assert "compile: compiled in" in log and "saved to" in log
+    files = sorted(cache.glob("*.pt2"))
+    assert len(files) == 1
+
+    second, log = train(tmp_path / "second", data, cache, compile_=True)
+    assert "compile: compiled model loaded from" in log and "compiled in" not in log
+    assert sorted(cache.glob("*.pt2")) == files
+    np.testing.assert_array_equal(second, first)            # the same compiled code: the same numbers
+
+    eager, log = train(tmp_path / "eager", data, cache, compile_=False)
+    assert "compile:" not in log
+    assert len(eager) == len(first) == EPOCHS
+    np.testing.assert_allclose(first, eager, rtol=1e-3)      # compiled = eager up to float rounding
+
+    wider = {**TINY_MODEL, "r_max": 3.5}                     # another architecture: a file of its own
+    _, log = train(tmp_path / "wider", data, cache, compile_=True, model=wider)
+    assert "compile: compiled in" in log
+    other = sorted(set(cache.glob("*.pt2")) - set(files))
+    assert len(other) == 1
+
+    # a file that does not belong to its name (here: the r_max 3 model's) fails NequIP's check
+    other[0].write_bytes(files[0].read_bytes())
+    wider_again, log = train(tmp_path / "wider-again", data, cache, compile_=True, model=wider)
+    assert "failed NequIP's check" in log and "compiled in" in log
+    assert other[0].read_bytes() != files[0].read_bytes()   # replaced by the right one
+    assert wider_again[0] != pytest.approx(first[0], rel=1e-6)
+
+
+def tiny_model(**changes) -> torch.nn.Module:
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state()   # float64 default dtype, as NequIP's scripts set it
+    block = {**nequip_config.fresh_model({**TINY_MODEL, **changes}, ["C"], seed=1), "avg_num_neighbors": 10.0,
+             "compile_mode": "compile"}
+    return compile_cache.with_cached_compile(block)
+
+
+def batch(r_max: float = TINY_MODEL["r_max"]) -> dict:
+    from nequip.data import AtomicDataDict, from_ase
+    from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+    from ase.build import bulk
+
+    frames = []
+    for seed in (0, 1):
+        atoms = bulk("C", "diamond", a=3.57, cubic=True)
+        atoms.rattle(0.05, seed=seed)
+        data = ChemicalSpeciesToAtomTypeMapper(["C"], {"C": "C"})(from_ase(atoms))
+        frames.append(NeighborListTransform(r_max=r_max)(data))
+    return AtomicDataDict.batched_from_list(frames)
+
+
+def test_the_key_follows_the_architecture_and_what_is_trained():
+    inputs = [torch.zeros(3, 3)]
+    key = compile_cache.fingerprint(tiny_model(), inputs)
+    assert compile_cache.fingerprint(tiny_model(), inputs) == key              # rebuilt: the same
+    assert compile_cache.fingerprint(tiny_model(r_max=3.5), inputs) != key     # a scalar setting
+    assert compile_cache.fingerprint(tiny_model(num_features=8), inputs) != key
+    assert compile_cache.fingerprint(tiny_model(), [torch.zeros(3, 3, dtype=torch.float64)]) != key
+    assert compile_cache.fingerprint(tiny_model(), [torch.zeros(3, 3, requires_grad=True)]) != key  # frozen or not
+
+
+def test_when_nothing_compiles_the_model_trains_eagerly(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(compile_cache.CACHE_ENV, str(tmp_path))
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(compile_cache, "_aot_compile", fails)
+    model = tiny_model()
+    compiled = next(m for m in model.modules() if getattr(m, "is_compile_graph_model", False))
+    monkeypatch.setattr(type(compiled), "_compile_variant", fails)   # NequIP's own compile
+    data = batch()
+    out = model(dict(data))
+    said = capsys.readouterr().out
+    assert "ahead-of-time compile failed (RuntimeError: no C++ compiler)" in said
+    assert "training eagerly" in said
+    assert not list(tmp_path.glob("*.pt2"))
+    eager = type(compiled).__mro__[1].forward(compiled, dict(data))
+    for field in ("total_energy", "forces"):
+        torch.testing.assert_close(out[field], eager[field])
+    out["total_energy"].sum().backward()                     # and it trains: gradients reach the weights
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
