@@ -14,7 +14,9 @@ and measures:
   - `small`:     a fine-tune-sized job (25 structures): its fixed cost (start-up, statistics, packaging);
   - `small-warm`: the same forked from the warm server (`synpretrain.warm`; CPU machines only);
                  these three once per tensor-product kernel in --kernels (`-oeq`: OpenEquivariance);
-  - `compiled`:  one job with `compile: true` (NequIP's torch.compile), when --compile;
+  - `compiled-first`, `compiled`, `small-compiled`, when --compile: `compile: true` (NequIP's
+                 torch.compile through `synpretrain.compile_cache`): the first job of the model
+                 with empty caches (it compiles), then the same job and the small job loading it;
   - `md`:        the heating protocol's steps/s with each engine of --md-engines, and where a
                  step's time goes (graph = neighbour list on the CPU, model = the model call);
                  with --md-jobs K also K runs at once (an MD pack), steps/s per run and per device.
@@ -155,6 +157,17 @@ def run_case(work: Path, name: str, jobs: int, files: tuple[Path, Path], cfg: di
     }
     print(f"  {name}: {result}", flush=True)
     return result
+
+
+def empty_compile_caches(work: Path) -> Path:
+    """Compiled models (synpretrain.compile_cache) and Inductor's kernels in empty folders of
+    `work`, so that the next compiled job compiles from scratch, as a user's first one does."""
+    from synpretrain.compile_cache import CACHE_ENV
+
+    for variable, folder in ((CACHE_ENV, work / "compiled-models"), ("TORCHINDUCTOR_CACHE_DIR", work / "inductor")):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ[variable] = str(folder)  # read by the training jobs this process starts
+    return work
 
 
 def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, training_block: dict) -> dict:
@@ -330,8 +343,15 @@ def main(argv=None) -> dict:
     plan += [("md", "md", lambda e=engine, k=k: md_packed(any_package(work), start_atoms, e, args.md_steps, work, k,
                                                                       args.threads))
              for engine in args.md_engines.split(",") for k in map(int, args.md_jobs.split(",")) if k > 1]
-    plan += [("compiled", "cases", lambda: run_case(work, "compiled" + args.tag, 1, (lmdb["train"], lmdb["val"]), cfg,
-                                                    {**training_block, "compile": True}))]
+    compiled_block = {**training_block, "compile": True}
+    plan += [
+        ("compiled", "cases", lambda: run_case(empty_compile_caches(work), "compiled-first" + args.tag, 1,
+                                               (lmdb["train"], lmdb["val"]), cfg, compiled_block)),
+        ("compiled", "cases", lambda: run_case(work, "compiled" + args.tag, 1, (lmdb["train"], lmdb["val"]), cfg,
+                                               compiled_block)),
+        ("compiled", "cases", lambda: run_case(work, "small-compiled" + args.tag, 1, (lmdb["small"], lmdb["val"]),
+                                               cfg, {**compiled_block, **small})),
+    ]
     for case, section, measure in plan:
         if case not in cases or (case == "compiled" and not args.compile):
             continue

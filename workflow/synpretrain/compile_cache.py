@@ -41,6 +41,10 @@ import torch
 
 CACHE_ENV = "SYNPRETRAIN_COMPILE_CACHE"
 FORMAT = 1  # of the cache files; part of every key
+# Module attributes that do not change the trace: the train/eval flag, and the source that e3nn
+# generates for its tensor products (names numbered by a process-wide counter: the same module
+# built from a package or from scratch reads differently; its settings are in the repr).
+IGNORED_ATTRIBUTES = frozenset({"training", "_code"})
 RESTARTS = 3  # Dynamo's "restart analysis" requests honoured while compiling ahead of time
 
 
@@ -83,8 +87,9 @@ def fingerprint(traced: torch.nn.Module, inputs: list[torch.Tensor]) -> str:
     parts += [repr(list(getattr(traced, name, ()))) for name in ("input_keys", "output_keys", "state_dict_keys")]
     for module in traced.modules():  # settings a module keeps as Python scalars are baked into the trace
         parts += [f"{type(module).__qualname__}.{key}={value!r}" for key, value in sorted(vars(module).items())
-                  if isinstance(value, (bool, int, float, str)) and key != "training"]
+                  if isinstance(value, (bool, int, float, str)) and key not in IGNORED_ATTRIBUTES]
     parts += [f"{t.dtype} {t.dim()} {t.requires_grad}" for t in inputs]
+    parts += [f"{name} {tuple(t.shape)}" for name, t in traced.state_dict().items()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
