@@ -92,18 +92,18 @@ def tiny_model(**changes) -> torch.nn.Module:
     return compile_cache.with_cached_compile(block)
 
 
-def batch(r_max: float = TINY_MODEL["r_max"]) -> dict:
+def batch(r_max: float = TINY_MODEL["r_max"], frames: int = 2) -> dict:
     from nequip.data import AtomicDataDict, from_ase
     from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
     from ase.build import bulk
 
-    frames = []
-    for seed in (0, 1):
+    batched = []
+    for seed in range(frames):
         atoms = bulk("C", "diamond", a=3.57, cubic=True)
         atoms.rattle(0.05, seed=seed)
         data = ChemicalSpeciesToAtomTypeMapper(["C"], {"C": "C"})(from_ase(atoms))
-        frames.append(NeighborListTransform(r_max=r_max)(data))
-    return AtomicDataDict.batched_from_list(frames)
+        batched.append(NeighborListTransform(r_max=r_max)(data))
+    return AtomicDataDict.batched_from_list(batched)
 
 
 def test_the_key_follows_the_architecture_and_what_is_trained():
@@ -137,3 +137,19 @@ def test_when_nothing_compiles_the_model_trains_eagerly(monkeypatch, tmp_path, c
         torch.testing.assert_close(out[field], eager[field])
     out["total_energy"].sum().backward()                     # and it trains: gradients reach the weights
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_a_batch_outside_the_compiled_shapes_is_compiled_as_nequip_would(monkeypatch, tmp_path, capsys):
+    """Inductor specialises a matrix product of at most 32 numbers: compiled on a 16-atom batch,
+    the function's guards refuse a 32-atom one, which then goes to an ordinary torch.compile."""
+    monkeypatch.setenv(compile_cache.CACHE_ENV, str(tmp_path))
+    model = tiny_model()
+    compiled = next(m for m in model.modules() if getattr(m, "is_compile_graph_model", False))
+    eager = type(compiled).__mro__[1].forward
+    small, large = batch(frames=2), batch(frames=4)
+    model(dict(small))
+    assert len(list(tmp_path.glob("*.pt2"))) == 1
+    out = model(dict(large))
+    assert "a batch outside the compiled model's shapes" in capsys.readouterr().out
+    for field in ("total_energy", "forces"):
+        torch.testing.assert_close(out[field], eager(compiled, dict(large))[field])
