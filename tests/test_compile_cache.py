@@ -153,3 +153,18 @@ def test_a_batch_outside_the_compiled_shapes_is_compiled_as_nequip_would(monkeyp
     assert "a batch outside the compiled model's shapes" in capsys.readouterr().out
     for field in ("total_energy", "forces"):
         torch.testing.assert_close(out[field], eager(compiled, dict(large))[field])
+
+
+def test_an_unusable_cache_folder_leaves_the_compile_to_nequip(monkeypatch, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(compile_cache.CACHE_ENV, str(tmp_path / "a-file" / "cache"))   # cannot be created
+    model = tiny_model()
+    compiled = next(m for m in model.modules() if getattr(m, "is_compile_graph_model", False))
+    calls = []
+
+    def nequip_compile(self, data, input_signature, cache):   # stands in for NequIP's own (slow) compile
+        calls.append(input_signature)
+
+    monkeypatch.setattr(type(compiled), "_compile_variant", nequip_compile)
+    compiled._compile_variant(dict(batch()), ("pos",), {})
+    assert "no cache folder" in capsys.readouterr().out and calls == [("pos",)]

@@ -117,7 +117,12 @@ def _compile_variant(self, data: dict, input_signature: tuple, cache: dict) -> N
             fields=sorted(set(output_fields) & data.keys()), error_message=nequip_namespace["_pt2_compile_error_message"])
 
     clock = time.perf_counter()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # e.g. a read-only home: compile as NequIP does, in this job only
+        _log(f"no cache folder ({error}); using NequIP's torch.compile")
+        _fallback(self, data, input_signature, cache, output_fields, traced)
+        return
     with _locked(path):  # jobs starting together: one compiles, the others then load
         function = _load(path)
         if function is not None:
@@ -136,10 +141,14 @@ def _compile_variant(self, data: dict, input_signature: tuple, cache: dict) -> N
             check(Compiled(fx_model, compiled))
         except Exception as error:  # noqa: BLE001 - the slower compile path below still works
             _log(f"ahead-of-time compile failed ({type(error).__name__}: {error}); using NequIP's torch.compile")
-            _fallback(self, data, input_signature, cache, input_fields, output_fields, traced)
+            _fallback(self, data, input_signature, cache, output_fields, traced)
             return
-        _save(path, fx_model, compiled)
-        _log(f"compiled in {time.perf_counter() - clock:.1f} s; saved to {path}")
+        try:
+            _save(path, fx_model, compiled)
+        except (OSError, pickle.PicklingError, RuntimeError) as error:  # a full disk, an unpicklable trace
+            _log(f"compiled in {time.perf_counter() - clock:.1f} s; not saved ({type(error).__name__}: {error})")
+        else:
+            _log(f"compiled in {time.perf_counter() - clock:.1f} s; saved to {path}")
 
 
 def _aot_compile(fx_model: torch.fx.GraphModule, inputs: list[torch.Tensor]):
@@ -178,7 +187,7 @@ class Compiled:
         return self.fallback(*args)
 
 
-def _fallback(self, data, input_signature, cache, input_fields, output_fields, traced) -> None:
+def _fallback(self, data, input_signature, cache, output_fields, traced) -> None:
     try:
         type(self)._compile_variant(self, data, input_signature, cache)  # NequIP's own
     except Exception as error:  # noqa: BLE001 - compile is a speed setting, never a reason to fail
@@ -217,11 +226,16 @@ def _load(path: Path):
 
 @contextlib.contextmanager
 def _locked(path: Path):
-    with open(path.with_suffix(".lock"), "w") as lock:
-        try:
+    """Held while this job loads or compiles `path`; where locks cannot be had (a read-only
+    folder, a filesystem without them) at worst two jobs compile the same model."""
+    try:
+        lock = open(path.with_suffix(".lock"), "w")
+    except OSError:
+        yield
+        return
+    with lock:
+        with contextlib.suppress(OSError):
             fcntl.flock(lock, fcntl.LOCK_EX)
-        except OSError:  # a filesystem without locks: at worst two jobs compile the same model
-            pass
         yield
 
 
