@@ -12,10 +12,13 @@ backward kernels) and writes the trace and the compiled function into one file o
 folder; every later job of that architecture loads it in ~2 s.  The file's name is a hash of
 everything the trace depends on (`fingerprint`): torch, NequIP and Python versions, the device
 kind (CUDA capability or CPU vector ISA), the module tree with its scalar settings, the input,
-output and weight names and the inputs' dtypes, ranks and `requires_grad`.  A loaded function
-must still pass NequIP's own check (compiled output = eager output on the first batch); one that
-does not is discarded and compiled afresh.  If ahead-of-time compiling fails, NequIP's own
-compile runs; if that fails too (e.g. no C++ compiler), the job trains eagerly and says so.
+output and weight names, the weights' shapes and the inputs' dtypes, ranks and `requires_grad`
+(frozen layers make another backward).  A loaded function must still pass NequIP's own check
+(compiled output = eager output on the first batch); one that does not is discarded and compiled
+afresh.  A batch outside the shapes the function was compiled for goes to an ordinary
+`torch.compile` of the same trace (`Compiled`).  If ahead-of-time compiling fails or there is no
+usable cache folder, NequIP's own compile runs; if that fails too (e.g. no C++ compiler), the
+job trains eagerly.  Every such turn is said in the job's log ("[synpretrain] compile: ...").
 
 The cache folder is `$SYNPRETRAIN_COMPILE_CACHE`, default `~/.cache/synpretrain/compiled`
 (deleting it is always safe).  A file holds the kernels' source; their built libraries stay in
