@@ -151,8 +151,8 @@ def test_a_batch_outside_the_compiled_shapes_is_compiled_as_nequip_would(monkeyp
     assert len(list(tmp_path.glob("*.pt2"))) == 1
     out = model(dict(large))
     assert "a batch outside the compiled model's shapes" in capsys.readouterr().out
-    for field in ("total_energy", "forces"):
-        torch.testing.assert_close(out[field], eager(compiled, dict(large))[field])
+    for field in ("total_energy", "forces"):   # a float32 model: compiled kernels sum in another order
+        torch.testing.assert_close(out[field], eager(compiled, dict(large))[field], rtol=1e-5, atol=1e-5)
 
 
 def test_an_unusable_cache_folder_leaves_the_compile_to_nequip(monkeypatch, tmp_path, capsys):
