@@ -76,9 +76,13 @@ def device_kind(device: torch.device) -> str:
     """What compiled kernels are specific to: the CUDA capability or the CPU's vector ISA."""
     if device.type == "cuda":
         return "cuda sm_{}{}".format(*torch.cuda.get_device_capability(device))
-    from torch._inductor.cpu_vec_isa import pick_vec_isa
+    try:  # Inductor's own choice (it test-compiles each ISA once per process)
+        from torch._inductor.cpu_vec_isa import pick_vec_isa
 
-    return f"{device.type} {platform.machine()} {pick_vec_isa()}"
+        isa = str(pick_vec_isa())
+    except Exception:  # noqa: BLE001 - a torch without it: the processor's name stands in
+        isa = platform.processor()
+    return f"{device.type} {platform.machine()} {isa}"
 
 
 def fingerprint(traced: torch.nn.Module, inputs: list[torch.Tensor]) -> str:
