@@ -47,7 +47,7 @@ def train(out: Path, data: Path, cache: Path, compile_: bool, model: dict = TINY
     env = {**os.environ, "OMP_NUM_THREADS": "1", compile_cache.CACHE_ENV: str(cache)}
     run = subprocess.run([sys.executable, "-c", RUNNER, str(out), str(out / "wanted.yaml")], env=env,
                          capture_output=True, text=True, timeout=900)
-    log = run.stdout + run.stderr + (out / "train.log").read_text() if (out / "train.log").exists() else ""
+    log = run.stdout + run.stderr + ((out / "train.log").read_text() if (out / "train.log").exists() else "")
     assert run.returncode == 0, log[-4000:]
     return training.read_history(out)["val0_epoch/forces_rmse"].to_numpy(), log
 
