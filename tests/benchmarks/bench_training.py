@@ -159,7 +159,7 @@ def run_case(work: Path, name: str, jobs: int, files: tuple[Path, Path], cfg: di
     return result
 
 
-def empty_compile_caches(work: Path) -> Path:
+def empty_compile_caches(work: Path) -> None:
     """Compiled models (synpretrain.compile_cache) and Inductor's kernels in empty folders of
     `work`, so that the next compiled job compiles from scratch, as a user's first one does."""
     from synpretrain.compile_cache import CACHE_ENV
@@ -167,7 +167,6 @@ def empty_compile_caches(work: Path) -> Path:
     for variable, folder in ((CACHE_ENV, work / "compiled-models"), ("TORCHINDUCTOR_CACHE_DIR", work / "inductor")):
         shutil.rmtree(folder, ignore_errors=True)
         os.environ[variable] = str(folder)  # read by the training jobs this process starts
-    return work
 
 
 def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, training_block: dict) -> dict:
@@ -344,9 +343,13 @@ def main(argv=None) -> dict:
                                                                       args.threads))
              for engine in args.md_engines.split(",") for k in map(int, args.md_jobs.split(",")) if k > 1]
     compiled_block = {**training_block, "compile": True}
+
+    def compiled_first() -> dict:  # a user's first compiled job: nothing compiled yet
+        empty_compile_caches(work)
+        return run_case(work, "compiled-first" + args.tag, 1, (lmdb["train"], lmdb["val"]), cfg, compiled_block)
+
     plan += [
-        ("compiled", "cases", lambda: run_case(empty_compile_caches(work), "compiled-first" + args.tag, 1,
-                                               (lmdb["train"], lmdb["val"]), cfg, compiled_block)),
+        ("compiled", "cases", compiled_first),
         ("compiled", "cases", lambda: run_case(work, "compiled" + args.tag, 1, (lmdb["train"], lmdb["val"]), cfg,
                                                compiled_block)),
         ("compiled", "cases", lambda: run_case(work, "small-compiled" + args.tag, 1, (lmdb["small"], lmdb["val"]),

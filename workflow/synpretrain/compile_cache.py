@@ -61,11 +61,9 @@ def with_cached_compile(model):
     """Hydra target: the model `model` (a builder config or a module) with each of its NequIP
     `CompileGraphModel`s compiling through the cache.  Models not built for `compile` are
     returned unchanged."""
-    if not isinstance(model, torch.nn.Module):  # built as nequip.model.modify builds its inner model
-        from hydra.utils import get_method
+    from nequip.model import modify
 
-        model = dict(model)
-        model = get_method(model.pop("_target_"))(**model)
+    model = modify(model, [])  # NequIP builds a builder block as it does for its modifiers; none here
     for module in model.modules():
         if getattr(module, "is_compile_graph_model", False):
             module._compile_variant = types.MethodType(_compile_variant, module)
@@ -137,7 +135,6 @@ def _compile_variant(self, data: dict, input_signature: tuple, cache: dict) -> N
                 check(function)
             except Exception as error:  # noqa: BLE001 - a stale or foreign file: compile afresh
                 _log(f"cached compiled model {path.name} failed NequIP's check ({error}); compiling afresh")
-                function = None
             else:
                 _log(f"compiled model loaded from {path} in {time.perf_counter() - clock:.1f} s")
                 return
