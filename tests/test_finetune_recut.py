@@ -1,6 +1,7 @@
 """Fine-tuning a packaged model at another cut-off (the paper's Fig 5a: pre-trained at r_max 6,
 fine-tuned at r_max 4): every weight moves over, the cut-off and NequIP's r_max-dependent constants
-follow the new value, and `nequip-train` + `nequip-package` run through it."""
+follow the new value, and `nequip-train` + `nequip-package` run through it; for both architectures
+(`model.architecture`)."""
 from __future__ import annotations
 
 import ase.io
@@ -34,18 +35,23 @@ def train(out, data, model, **kwargs):
     return out / "model.nequip.zip"
 
 
+@pytest.fixture(scope="module", params=sorted(nequip_config.ARCHITECTURES))
+def model(request):
+    return {**MODEL, "architecture": request.param}
+
+
 @pytest.fixture(scope="module")
-def parent(tmp_path_factory, data):
-    return train(tmp_path_factory.mktemp("parent"), data, MODEL)
+def parent(tmp_path_factory, data, model):
+    return train(tmp_path_factory.mktemp("parent"), data, model)
 
 
-def build(package, r_max):
+def build(package, model, r_max):
     from nequip.utils.global_state import set_global_state
 
     from synpretrain.nequip_models import NequIPGNNModelFromPackage
 
     set_global_state()
-    block = nequip_config.model_from_package_recut(str(package), {**MODEL, "r_max": r_max}, ["C"], seed=1)
+    block = nequip_config.model_from_package_recut(str(package), {**model, "r_max": r_max}, ["C"], seed=1)
     del block["_target_"]
     return NequIPGNNModelFromPackage(**block)
 
@@ -65,19 +71,19 @@ def in_memory_calculator(model, r_max):
     return NequIPCalculator(model=model.eval(), device="cpu", transforms=transforms)
 
 
-def test_the_same_cut_off_reproduces_the_parent_exactly(parent, data):
+def test_the_same_cut_off_reproduces_the_parent_exactly(parent, model, data):
     atoms = ase.io.read(data / "val.extxyz", index=0)
     e_parent, f_parent = predict(load_calculator(parent), atoms)
-    e_copy, f_copy = predict(in_memory_calculator(build(parent, 4.5), 4.5), atoms)
+    e_copy, f_copy = predict(in_memory_calculator(build(parent, model, 4.5), 4.5), atoms)
     assert e_copy == pytest.approx(e_parent, abs=1e-10)          # every weight and normalisation moved over
     np.testing.assert_allclose(f_copy, f_parent, atol=1e-10)
 
 
-def test_a_new_cut_off_keeps_every_weight_and_moves_the_cut_off(parent):
+def test_a_new_cut_off_keeps_every_weight_and_moves_the_cut_off(parent, model):
     from synpretrain.nequip_models import load_packaged_model
 
     original = load_packaged_model(str(parent))
-    recut = build(parent, 3.0)
+    recut = build(parent, model, 3.0)
     assert recut.metadata["r_max"] == "3.0" and original.metadata["r_max"] == "4.5"
     old, new = original.state_dict(), recut.state_dict()
     assert old.keys() == new.keys()
@@ -86,8 +92,8 @@ def test_a_new_cut_off_keeps_every_weight_and_moves_the_cut_off(parent):
     assert new[changed[0]].item() == pytest.approx(1 / 3.0)
 
 
-def test_fine_tuning_at_a_new_cut_off_trains_and_packages(tmp_path, parent, data):
-    child = train(tmp_path / "child", data, {**MODEL, "r_max": 3.0}, parent_package=str(parent), parent_r_max=4.5)
+def test_fine_tuning_at_a_new_cut_off_trains_and_packages(tmp_path, parent, model, data):
+    child = train(tmp_path / "child", data, {**model, "r_max": 3.0}, parent_package=str(parent), parent_r_max=4.5)
     config = (tmp_path / "child" / "config.yaml").read_text()
     assert "NequIPGNNModelFromPackage" in config
     energy, forces = predict(load_calculator(child), ase.io.read(data / "val.extxyz", index=0))

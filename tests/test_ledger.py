@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from synpretrain.ledger import energy, forecast, job_rows, ledger
+from synpretrain.ledger import bench_model_differences, energy, forecast, job_rows, ledger
 from synpretrain.layout import ModelId
 from synpretrain.plan import experiment_packs, packs, planned_jobs
 
@@ -133,6 +133,18 @@ def test_forecast_uses_the_bench_cases_of_the_configured_kernel():
     with pytest.raises(ValueError, match="kernel openequivariance"):
         config["training"]["kernel"] = "openequivariance"
         forecast(config, {**bench, "cases": bench["cases"][:1]})
+
+
+def test_forecast_says_when_the_bench_measured_another_model():
+    config = small_config(k=2)
+    bench = {"device": "GPU X", "md": [], "model": {"r_max": 4.0},
+             "cases": [{"case": "packed2", "jobs": 2, "structures_per_s_per_job": 50.0}]}
+    assert (forecast(config, bench)["bench_model_differs"] == "").all()  # nequip-0.19 on both sides by default
+    config["model"]["architecture"] = "nequip-0.5.6"
+    assert (forecast(config, bench)["bench_model_differs"] ==
+            "architecture nequip-0.19 (config: nequip-0.5.6)").all()
+    bench["model"].update(architecture="nequip-0.5.6", r_max=5.0)
+    assert bench_model_differences(config, bench) == ["r_max 5.0 (config: 4.0)"]
 
 
 def test_paper_forecast_counts_the_papers_jobs():

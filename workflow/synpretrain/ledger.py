@@ -21,6 +21,7 @@ import pandas as pd
 from .config import stage_training
 from .evaluation import MD_ENGINES
 from .layout import ModelId, benchmark_model
+from .nequip_config import architecture
 from .plan import (experiments_of, jobs_per_gpu, md_packs, planned_jobs, replay_count, strategy_spec, training_settings,
                    uses_mps)
 
@@ -123,6 +124,16 @@ def bench_kernel(config: dict, bench: dict) -> str:
     return kernel
 
 
+def bench_model_differences(config: dict, bench: dict) -> list[str]:
+    """The model settings in which the bench's model is not the config's (then the forecast times
+    another model: a guess)."""
+    ours, theirs = dict(config["model"]), dict(bench.get("model") or {})
+    for model in (ours, theirs):
+        model["architecture"] = architecture(model)
+    return [f"{key} {theirs[key]} (config: {ours[key]})" for key in sorted(ours.keys() & theirs.keys())
+            if ours[key] != theirs[key]]
+
+
 def bench_cases(bench: dict, kernel: str, mps: bool = False) -> list[dict]:
     """The bench's training cases with `kernel` (cases without a kernel are e3nn's), measured with
     MPS if `mps` and the bench has such cases, else without."""
@@ -216,6 +227,7 @@ def forecast(config: dict, bench: dict) -> pd.DataFrame:
     table["kernel"] = kernel
     table["mps"] = any(c.get("mps") for c in measured)
     table["md_engine"] = md_engine
+    table["bench_model_differs"] = "; ".join(bench_model_differences(config, bench))
     return table
 
 

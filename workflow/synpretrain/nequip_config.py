@@ -19,6 +19,9 @@ from pathlib import Path
 
 FORCES = "val0_epoch/forces_rmse"
 TIMINGS = "timings.jsonl"  # one line per epoch: wall-clock seconds of training and validation
+# `model.architecture` -> its builder: NequIP 0.19's own, or the paper's (NequIP 0.5.6's energy model)
+ARCHITECTURES = {"nequip-0.19": "nequip.model.NequIPGNNModel", "nequip-0.5.6": "synpretrain.nequip_models.NequIP056Model"}
+DEFAULT_ARCHITECTURE = "nequip-0.19"
 KERNEL_CHOICE = "synpretrain.nequip_models.with_kernel"  # decides training.kernel where the job runs
 CACHED_COMPILE = "synpretrain.compile_cache.with_cached_compile"  # compile once per architecture
 MODEL_WRAPPERS = (KERNEL_CHOICE, CACHED_COMPILE)  # builder blocks around the model's own
@@ -73,10 +76,15 @@ def training_data(train_file: str, val_file: str, symbols: list[str], r_max: flo
     return data
 
 
+def architecture(model: dict) -> str:
+    """`model.architecture`, a key of ARCHITECTURES (default: NequIP 0.19's own)."""
+    return model.get("architecture", DEFAULT_ARCHITECTURE)
+
+
 def fresh_model(model: dict, symbols: list[str], seed: int) -> dict:
-    """A randomly initialised NequIP model with fixed shift 0 / scale 1 per type."""
+    """A randomly initialised NequIP model (of `model.architecture`) with fixed shift 0 / scale 1 per type."""
     return {
-        "_target_": "nequip.model.NequIPGNNModel",
+        "_target_": ARCHITECTURES[architecture(model)],
         "seed": int(seed),
         "model_dtype": model.get("model_dtype", "float32"),
         "type_names": list(symbols),
@@ -108,7 +116,7 @@ def model_from_package_recut(package: str, model: dict, symbols: list[str], seed
     block = fresh_model(model, symbols, seed)
     del block["avg_num_neighbors"]  # the parent's is kept
     return {**block, "_target_": "synpretrain.nequip_models.NequIPGNNModelFromPackage",
-            "package_path": str(Path(package).resolve())}
+            "architecture": architecture(model), "package_path": str(Path(package).resolve())}
 
 
 def model_block(model: dict, symbols: list[str], seed: int, parent_package: str | None,

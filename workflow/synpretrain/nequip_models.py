@@ -1,24 +1,35 @@
 """NequIP model builders used as Hydra `_target_`s in the rendered `nequip-train` config.
 
+`NequIP056Model` is the paper's architecture (NequIP 0.5.6's energy model) built from NequIP 0.19's
+modules (`model.architecture: nequip-0.5.6`; `nequip-0.19` is NequIP's own `NequIPGNNModel`).
 `with_kernel` picks the tensor products' kernel where the training runs (`training.kernel`).
 `NequIPGNNModelFromPackage` fine-tunes a packaged model at a different cut-off:
 
 The paper's "unscaled" alchemical curve (Fig 5a) was pre-trained with r_max = 6 Angstrom on the
 x1.5-scaled carbon structures and then fine-tuned on silicon with r_max = 4 Angstrom.  NequIP's
-`ModelFromPackage` keeps the parent's cut-off, so `NequIPGNNModelFromPackage` builds a fresh
-`NequIPGNNModel` (NequIP's own builder: its edge-length normaliser, Bessel prefactor and metadata all
-follow the new r_max) and loads every weight of the packaged parent into it.  The parent's
-average-neighbour normalisation is kept too, so the only change is the cut-off.  Used as a Hydra
-`_target_` in the rendered `nequip-train` config; `nequip-package` rebuilds it the same way from the
-checkpoint, and the packaged result holds only NequIP's own classes.
+`ModelFromPackage` keeps the parent's cut-off, so `NequIPGNNModelFromPackage` builds a fresh model of
+the parent's architecture (its edge-length normaliser, Bessel prefactor and metadata all follow the
+new r_max) and loads every weight of the packaged parent into it.  The parent's average-neighbour
+normalisation is kept too, so the only change is the cut-off.  `nequip-package` rebuilds it the same
+way from the checkpoint, and the packaged result holds only NequIP's own classes (so does a packaged
+`NequIP056Model`).
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 
 import torch
-from nequip.model import NequIPGNNModel, model_builder
+from e3nn import o3
+from nequip.data import AtomicDataDict
+from nequip.model import model_builder
+from nequip.nn import ApplyFactor, ConvNetLayer, ForceStressOutput, PerTypeScaleShift, SequentialGraphNetwork
+from nequip.nn.atomwise import AtomwiseLinear, AtomwiseReduce
+from nequip.nn.embedding import (BesselEdgeLengthEncoding, EdgeLengthNormalizer, NodeTypeEmbed, PolynomialCutoff,
+                                 SphericalHarmonicEdgeAttrs)
+
+from .nequip_config import ARCHITECTURES, DEFAULT_ARCHITECTURE
 
 R_MAX_BUFFER = "_rmax_recip"  # the only weight-like tensor that depends on r_max
 
@@ -44,15 +55,80 @@ def average_num_neighbors(model: torch.nn.Module) -> float:
 
 
 @model_builder
-def NequIPGNNModelFromPackage(package_path: str, **hyperparameters):
-    """`NequIPGNNModel(**hyperparameters)` with every weight taken from the model in `package_path`.
+def NequIP056Model(r_max: float, type_names: list[str], num_layers: int = 4, l_max: int = 1, parity: bool = True,
+                   num_features: int = 32, radial_mlp_depth: int = 1, radial_mlp_width: int = 8, num_bessels: int = 8,
+                   bessel_trainable: bool = True, polynomial_cutoff_p: int = 6, avg_num_neighbors: float | None = None,
+                   per_type_energy_shifts=None, per_type_energy_scales=None,
+                   per_type_energy_shifts_trainable: bool = False, per_type_energy_scales_trainable: bool = False):
+    """The energy model of NequIP 0.5.6 (the paper's), assembled from NequIP 0.19's modules.
+
+    Where 0.19's `NequIPGNNModel` differs from the model the paper trained (docs/protocol.md):
+    - the self-connection contracts the features with a one-hot of the species (a fixed identity
+      embedding, a buffer), not with a learned `num_features`-wide type embedding;
+    - every interaction block has a self-connection, the first one too (so an isolated atom's
+      energy is learned, not fixed at the per-type shift, as in 0.5.6);
+    - every block, the last one too, carries the full `num_features` x (l <= l_max, both parities)
+      features;
+    - the read-out is two linear maps, scalars -> num_features // 2 scalars -> the atomic energy.
+    For the paper's settings (4 x 32, l_max 1, radial MLP 1 x 8, 8 trainable Bessel weights) this
+    has 73,784 trainable parameters, the paper's ~73.8k (0.19's builder: 369,224).
+    """
+    features = o3.Irreps([(num_features, (l, p)) for l in range(l_max + 1)
+                          for p in ((1, -1) if parity else ((-1) ** l,))])
+    type_embed = NodeTypeEmbed(type_names=type_names, num_features=num_features)  # features (and attrs, replaced next)
+    one_hot = NodeTypeEmbed(type_names=type_names, num_features=len(type_names), set_features=False,
+                            irreps_in=type_embed.irreps_out)
+    del one_hot.embed_module.weight  # a fixed one-hot: a buffer, never trained, frozen or counted
+    one_hot.embed_module.register_buffer("weight", torch.eye(len(type_names)))
+    spharm = SphericalHarmonicEdgeAttrs(irreps_edge_sh=o3.Irreps.spherical_harmonics(l_max),
+                                        irreps_in=one_hot.irreps_out)
+    edge_norm = EdgeLengthNormalizer(r_max=r_max, type_names=type_names, irreps_in=spharm.irreps_out)
+    bessel_encode = BesselEdgeLengthEncoding(num_bessels=num_bessels, trainable=bessel_trainable,
+                                             cutoff=PolynomialCutoff(polynomial_cutoff_p),
+                                             edge_invariant_field=AtomicDataDict.EDGE_EMBEDDING_KEY,
+                                             irreps_in=edge_norm.irreps_out)
+    factor = ApplyFactor(in_field=AtomicDataDict.EDGE_EMBEDDING_KEY, factor=2 * math.pi / r_max ** 2,
+                         irreps_in=bessel_encode.irreps_out)  # 0.5.6's Bessel prefactor, as 0.19's builder
+    modules = {"type_embed": type_embed, "one_hot": one_hot, "spharm": spharm, "edge_norm": edge_norm,
+               "bessel_encode": bessel_encode, "factor": factor}
+    irreps = factor.irreps_out
+    for layer in range(num_layers):
+        block = ConvNetLayer(irreps_in=irreps, feature_irreps_hidden=features, resnet=False, convolution_kwargs={
+            "radial_mlp_depth": radial_mlp_depth, "radial_mlp_width": radial_mlp_width, "use_sc": True,
+            "is_first_layer": layer == 0, "avg_num_neighbors": avg_num_neighbors, "type_names": type_names})
+        modules[f"layer{layer}_convnet"] = block
+        irreps = block.irreps_out
+    hidden = AtomwiseLinear(irreps_in=irreps, irreps_out=o3.Irreps(f"{max(1, num_features // 2)}x0e"))
+    readout = AtomwiseLinear(irreps_in=hidden.irreps_out, out_field=AtomicDataDict.PER_ATOM_ENERGY_KEY,
+                             irreps_out=o3.Irreps("1x0e"))
+    scale_shift = PerTypeScaleShift(
+        type_names=type_names, field=AtomicDataDict.PER_ATOM_ENERGY_KEY, out_field=AtomicDataDict.PER_ATOM_ENERGY_KEY,
+        scales=per_type_energy_scales, shifts=per_type_energy_shifts, scales_trainable=per_type_energy_scales_trainable,
+        shifts_trainable=per_type_energy_shifts_trainable, irreps_in=readout.irreps_out)
+    total = AtomwiseReduce(irreps_in=scale_shift.irreps_out, reduce="sum", field=AtomicDataDict.PER_ATOM_ENERGY_KEY,
+                           out_field=AtomicDataDict.TOTAL_ENERGY_KEY)
+    modules.update(conv_to_output_hidden=hidden, output_hidden_to_scalar=readout,
+                   per_type_energy_scale_shift=scale_shift, total_energy_sum=total)
+    return ForceStressOutput(SequentialGraphNetwork(modules))
+
+
+def builder(architecture: str):
+    """The builder function of a `model.architecture` (nequip_config.ARCHITECTURES)."""
+    module, name = ARCHITECTURES[architecture].rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+@model_builder
+def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARCHITECTURE, **hyperparameters):
+    """The `architecture` model of `hyperparameters` with every weight taken from the model in
+    `package_path`.
 
     `hyperparameters` must describe the parent's architecture (only r_max may differ); a mismatch
     shows up as a shape error or a missing weight and stops the run.
     """
     parent = load_packaged_model(package_path)
     parent_r_max = float(parent.metadata["r_max"])
-    model = NequIPGNNModel(avg_num_neighbors=average_num_neighbors(parent), **hyperparameters)
+    model = builder(architecture)(avg_num_neighbors=average_num_neighbors(parent), **hyperparameters)
     # GraphModel keeps the network under `.model`; the inner builder returns the bare network.
     weights = {key.removeprefix("model."): value for key, value in parent.state_dict().items()
                if not key.endswith(R_MAX_BUFFER)}
