@@ -45,14 +45,15 @@ def parent(tmp_path_factory, data, model):
     return train(tmp_path_factory.mktemp("parent"), data, model)
 
 
-def build(package, model, r_max):
+def build(package, model, r_max, avg_num_neighbors=None):
     from nequip.utils.global_state import set_global_state
 
     from synpretrain.nequip_models import NequIPGNNModelFromPackage
 
     set_global_state()
-    block = nequip_config.model_from_package_recut(str(package), {**model, "r_max": r_max}, ["C"], seed=1)
+    block = nequip_config.model_from_parent(str(package), {**model, "r_max": r_max}, ["C"], seed=1)
     del block["_target_"]
+    block["avg_num_neighbors"] = avg_num_neighbors  # None: the parent's (a training run: its training set's)
     return NequIPGNNModelFromPackage(**block)
 
 
@@ -92,14 +93,38 @@ def test_a_new_cut_off_keeps_every_weight_and_moves_the_cut_off(parent, model):
     assert new[changed[0]].item() == pytest.approx(1 / 3.0)
 
 
+def test_a_new_neighbour_count_changes_only_the_normalisation(parent, model):
+    from synpretrain.nequip_models import average_num_neighbors, load_packaged_model
+
+    original = load_packaged_model(str(parent))
+    renormed = build(parent, model, 4.5, avg_num_neighbors=7.5)
+    assert average_num_neighbors(renormed) == pytest.approx(7.5)
+    assert average_num_neighbors(original) != pytest.approx(7.5)
+    old, new = original.state_dict(), renormed.state_dict()
+    assert old.keys() == new.keys() and all(torch.equal(old[key], new[key]) for key in old)
+
+
+def mean_neighbours(path, r_max):
+    """Neighbours per atom over a file's structures (NequIP's `num_neighbors_mean`)."""
+    from ase.neighborlist import neighbor_list
+
+    frames = ase.io.read(path, ":")
+    return sum(len(neighbor_list("i", atoms, r_max)) for atoms in frames) / sum(len(atoms) for atoms in frames)
+
+
 def test_fine_tuning_at_a_new_cut_off_trains_and_packages(tmp_path, parent, model, data):
-    child = train(tmp_path / "child", data, {**model, "r_max": 3.0}, parent_package=str(parent), parent_r_max=4.5)
+    from synpretrain.nequip_models import average_num_neighbors, load_packaged_model
+
+    child = train(tmp_path / "child", data, {**model, "r_max": 3.0}, parent_package=str(parent))
     config = (tmp_path / "child" / "config.yaml").read_text()
     assert "NequIPGNNModelFromPackage" in config
+    # normalised by its own training set's neighbour count at its own cut-off, as the paper did
+    assert average_num_neighbors(load_packaged_model(str(child))) == \
+        pytest.approx(mean_neighbours(data / "train.extxyz", 3.0), rel=1e-6)
+    assert average_num_neighbors(load_packaged_model(str(parent))) == \
+        pytest.approx(mean_neighbours(data / "train.extxyz", 4.5), rel=1e-6)
     energy, forces = predict(load_calculator(child), ase.io.read(data / "val.extxyz", index=0))
     assert np.isfinite(energy) and np.isfinite(forces).all()
-    from synpretrain.nequip_models import load_packaged_model
-
     assert load_packaged_model(str(child)).metadata["r_max"] == "3.0"
     # the packaged model is self-contained: it needs neither this module nor the parent
     parent.rename(parent.with_suffix(".moved"))
@@ -107,10 +132,3 @@ def test_fine_tuning_at_a_new_cut_off_trains_and_packages(tmp_path, parent, mode
         assert np.isfinite(predict(load_calculator(child), ase.io.read(data / "val.extxyz", index=0))[0])
     finally:
         parent.with_suffix(".moved").rename(parent)
-
-
-def test_the_same_cut_off_uses_nequips_own_loader(tmp_path):
-    config = nequip_config.render(train_file="t.extxyz", val_file="v.extxyz", symbols=["C"], model=MODEL,
-                                  training=TRAINING, seed=1, out_dir="/o", parent_package="/p.nequip.zip",
-                                  parent_r_max=4.5)
-    assert nequip_config.trained_model(config)["_target_"] == "nequip.model.ModelFromPackage"

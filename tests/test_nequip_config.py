@@ -21,7 +21,9 @@ def render(**kwargs):
 def test_fresh_model_has_the_papers_architecture_and_fixed_normalisation():
     config = render()
     model = nequip_config.trained_model(config)
-    assert model["_target_"] == "nequip.model.NequIPGNNModel"
+    assert model["_target_"] == "nequip.model.NequIPGNNModel"    # the default architecture, nequip-0.19
+    assert nequip_config.trained_model(render(model={**MODEL, "architecture": "nequip-0.5.6"}))["_target_"] == \
+        "synpretrain.nequip_models.NequIP056Model"
     assert (model["num_layers"], model["num_features"], model["l_max"], model["r_max"]) == (4, 32, 1, 4.0)
     assert (model["radial_mlp_depth"], model["radial_mlp_width"], model["num_bessels"]) == (1, 8, 8)
     assert model["per_type_energy_shifts"] == {"C": 0.0} and model["per_type_energy_scales"] == {"C": 1.0}
@@ -48,11 +50,16 @@ def test_loss_ema_optimiser_and_early_stopping():
     assert config["data"]["val_dataloader"]["batch_size"] == 20
 
 
-def test_fine_tuning_starts_from_the_whole_parent_package(tmp_path):
+def test_fine_tuning_starts_from_the_whole_parent_package_with_its_own_neighbour_count(tmp_path):
     parent = tmp_path / "model.nequip.zip"
-    config = render(parent_package=str(parent))
-    assert nequip_config.trained_model(config) == {"_target_": "nequip.model.ModelFromPackage",
-                                                  "package_path": str(parent)}
+    for architecture in nequip_config.ARCHITECTURES:
+        model = {**MODEL, "architecture": architecture}
+        config = render(parent_package=str(parent), model=model)
+        assert nequip_config.trained_model(config) == {
+            **nequip_config.fresh_model(model, ["C"], seed=3), "architecture": architecture,
+            "_target_": "synpretrain.nequip_models.NequIPGNNModelFromPackage", "package_path": str(parent)}
+        assert nequip_config.trained_model(config)["avg_num_neighbors"] == "${training_data_stats:num_neighbors_mean}"
+        assert "stats_manager" in config["data"]  # the paper recomputed it from the fine-tuning set
 
 
 def test_rendered_config_is_plain_yaml_with_absolute_data_paths():
@@ -110,14 +117,12 @@ def test_tensor_product_kernel_is_chosen_where_the_job_runs():
     assert on_cpu["training_module"]["model"]["_target_"] == "nequip.model.NequIPGNNModel"
 
 
-def test_prepared_files_are_read_without_transforms_and_statistics_only_for_fresh_models(tmp_path):
+def test_prepared_files_are_read_without_transforms(tmp_path):
     config = render(train_file=str(tmp_path / "train_n10.r4.lmdb"), val_file=str(tmp_path / "val.r4.lmdb"))
     dataset = config["data"]["train_dataset"]
     assert dataset == {"_target_": "synpretrain.nequip_datasets.PreparedDataset",
                        "file_path": str(tmp_path / "train_n10.r4.lmdb")}
-    assert "stats_manager" in config["data"]                       # avg_num_neighbors of a fresh model
-    tuned = render(parent_package=str(tmp_path / "model.nequip.zip"))
-    assert "stats_manager" not in tuned["data"]                     # the parent's normalisation is kept
+    assert "stats_manager" in config["data"]                       # avg_num_neighbors
 
 
 def test_kernel_choice_builds_e3nn_without_a_gpu_and_refuses_a_forced_openequivariance():

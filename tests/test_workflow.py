@@ -157,7 +157,8 @@ def test_fine_tuned_models_record_their_parent(tiny_run):
     assert summary["parent_sha256"] == parent["package_sha256"]
     assert summary["n_train"] == 2 and summary["stage"] == "finetune" and summary["seed"] == 1
     config = yaml.safe_load((models / "finetune/lcbop/n8/c-real/n2/seed1/config.yaml").read_text())
-    assert nequip_config.trained_model(config)["_target_"] == "nequip.model.ModelFromPackage"
+    assert nequip_config.trained_model(config)["_target_"] == "synpretrain.nequip_models.NequIPGNNModelFromPackage"
+    assert "fine-tuning " in (tiny_run / "logs/train/finetune/lcbop/n8/c-real/n2/seed1.log").read_text()
 
 
 def test_a_source_can_be_fine_tuned_at_another_cut_off(tiny_run):

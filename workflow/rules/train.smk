@@ -84,7 +84,6 @@ rule finetune:
         seed=lambda wc: int(wc.seed),
         symbols=lambda wc: type_names(TARGETS[wc.target]["dataset"]),
         model=lambda wc: finetune_model(config, wc.source),  # the parent's architecture
-        parent_r_max=lambda wc: source_model(config, wc.source)["r_max"],
         training=stage_training(config, "finetune"),
         jobs_per_gpu=plan.jobs_per_gpu(config),
         mps=plan.uses_mps(config),

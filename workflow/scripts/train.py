@@ -21,8 +21,7 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
         train_file=snakemake.input.train, val_file=snakemake.input.val,
         symbols=list(snakemake.params.symbols), model=snakemake.params.model,
         training=snakemake.params.training, seed=snakemake.params.seed,
-        out_dir=str(out_dir.resolve()), parent_package=parent,
-        parent_r_max=snakemake.params.get("parent_r_max"), strategy=strategy)
+        out_dir=str(out_dir.resolve()), parent_package=parent, strategy=strategy)
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
         "n_train": n_train,

@@ -2,11 +2,12 @@
 
 One function builds every training config of the workflow: pre-training, fine-tuning and direct
 training differ only in their data files and in where the model's weights come from (a fresh
-`NequIPGNNModel` with `seed`, or the pre-trained parent's package).  The rendered YAML is written
-next to the model, so every model records exactly how it was made.
+model of `model.architecture` with `seed`, or one that takes the pre-trained parent's weights).
+The rendered YAML is written next to the model, so every model records exactly how it was made.
 
 Paper protocol (docs/protocol.md): per-type energy shift fixed at 0 and scale at 1 (no trainable
-shift/scale), so pre-trained and fine-tuned models share one normalisation; loss = 4 x per-atom
+shift/scale), so pre-trained and fine-tuned models share one normalisation; every model's average
+neighbour count is its own training set's (a fine-tuned one's too); loss = 4 x per-atom
 energy MSE + 1 x force MSE; Adam, no scheduler; EMA 0.99; early stopping on the validation
 force RMSE; the checkpoint with the lowest validation force RMSE is kept as `best.ckpt`.
 `early_stopping.monitor: weighted_sum` (energy RMSE per atom + force RMSE) is offered for label
@@ -49,10 +50,9 @@ def _dataset(path: str, symbols: list[str], r_max: float) -> dict:
 
 
 def training_data(train_file: str, val_file: str, symbols: list[str], r_max: float,
-                  batch_size: int, val_batch_size: int, seed: int, num_workers: int = 0,
-                  statistics: bool = True) -> dict:
-    """The `data:` block.  `statistics`: compute the training set's neighbour count (a fresh
-    model's `avg_num_neighbors`); a model whose weights come from a parent needs none."""
+                  batch_size: int, val_batch_size: int, seed: int, num_workers: int = 0) -> dict:
+    """The `data:` block, with the training set's statistics (its neighbour count is every model's
+    `avg_num_neighbors`, a fine-tuned one's too)."""
     def loader(batch: int, shuffle: bool) -> dict:
         block = {"_target_": "torch.utils.data.DataLoader", "batch_size": int(batch), "num_workers": int(num_workers)}
         if shuffle:
@@ -69,10 +69,8 @@ def training_data(train_file: str, val_file: str, symbols: list[str], r_max: flo
         "train_dataloader": loader(batch_size, shuffle=True),
         "val_dataloader": loader(val_batch_size, shuffle=False),
     }
-    if statistics:
-        data["stats_manager"] = {"_target_": "nequip.data.CommonDataStatisticsManager",
-                                 "type_names": list(symbols),
-                                 "dataloader_kwargs": {"batch_size": int(val_batch_size)}}
+    data["stats_manager"] = {"_target_": "nequip.data.CommonDataStatisticsManager", "type_names": list(symbols),
+                             "dataloader_kwargs": {"batch_size": int(val_batch_size)}}
     return data
 
 
@@ -106,27 +104,18 @@ def fresh_model(model: dict, symbols: list[str], seed: int) -> dict:
     }
 
 
-def model_from_package(package: str) -> dict:
-    """All weights (and the fixed normalisation) of a packaged, pre-trained parent model."""
-    return {"_target_": "nequip.model.ModelFromPackage", "package_path": str(Path(package).resolve())}
-
-
-def model_from_package_recut(package: str, model: dict, symbols: list[str], seed: int) -> dict:
-    """All weights of a packaged parent in a model with another r_max (`nequip_models`)."""
-    block = fresh_model(model, symbols, seed)
-    del block["avg_num_neighbors"]  # the parent's is kept
-    return {**block, "_target_": "synpretrain.nequip_models.NequIPGNNModelFromPackage",
+def model_from_parent(package: str, model: dict, symbols: list[str], seed: int) -> dict:
+    """A fine-tuned model: a fresh model of the parent's architecture (`model`, at its r_max) that
+    takes every weight of the packaged parent, with the average neighbour count of its own training
+    set, as the paper recomputed it (docs/protocol.md; `nequip_models.NequIPGNNModelFromPackage`)."""
+    return {**fresh_model(model, symbols, seed), "_target_": "synpretrain.nequip_models.NequIPGNNModelFromPackage",
             "architecture": architecture(model), "package_path": str(Path(package).resolve())}
 
 
-def model_block(model: dict, symbols: list[str], seed: int, parent_package: str | None,
-                parent_r_max: float | None) -> dict:
-    """A fresh model, or the parent's weights (at a new cut-off where `model.r_max` differs)."""
-    if not parent_package:
-        return fresh_model(model, symbols, seed)
-    if parent_r_max is None or abs(float(parent_r_max) - float(model["r_max"])) < 1e-9:
-        return model_from_package(parent_package)
-    return model_from_package_recut(parent_package, model, symbols, seed)
+def model_block(model: dict, symbols: list[str], seed: int, parent_package: str | None) -> dict:
+    """A fresh model, or the parent's weights in a model of `model` (its r_max may differ)."""
+    return model_from_parent(parent_package, model, symbols, seed) if parent_package else \
+        fresh_model(model, symbols, seed)
 
 
 def trained_model(config: dict) -> dict:
@@ -140,14 +129,14 @@ def trained_model(config: dict) -> dict:
 
 def render(*, train_file: str, val_file: str, symbols: list[str], model: dict,
            training: dict, seed: int, out_dir: str, parent_package: str | None = None,
-           parent_r_max: float | None = None, strategy: dict | None = None) -> dict:
+           strategy: dict | None = None) -> dict:
     """The whole `nequip-train` config (a plain dict, dumped to YAML by the caller).
 
-    `model` is the architecture trained; for fine-tuning it must be the parent's, and a
-    `parent_r_max` different from `model["r_max"]` fine-tunes at the new cut-off.  `strategy`: a
-    fine-tuning strategy (`apply_strategy`), None for every weight trained on the real data."""
+    `model` is the architecture trained; for fine-tuning it must be the parent's, and an r_max
+    other than the parent's fine-tunes at the new cut-off.  `strategy`: a fine-tuning strategy
+    (`apply_strategy`), None for every weight trained on the real data."""
     config = _render(train_file=train_file, val_file=val_file, symbols=symbols, model=model, training=training,
-                     seed=seed, out_dir=out_dir, parent_package=parent_package, parent_r_max=parent_r_max)
+                     seed=seed, out_dir=out_dir, parent_package=parent_package)
     return apply_strategy(config, strategy, symbols, model["r_max"], training, seed) if strategy else config
 
 
@@ -183,9 +172,9 @@ def apply_strategy(config: dict, strategy: dict, symbols: list[str], r_max: floa
 
 
 def _render(*, train_file: str, val_file: str, symbols: list[str], model: dict, training: dict, seed: int,
-            out_dir: str, parent_package: str | None, parent_r_max: float | None) -> dict:
+            out_dir: str, parent_package: str | None) -> dict:
     stopping = training["early_stopping"]
-    model_config = model_block(model, symbols, seed, parent_package, parent_r_max)
+    model_config = model_block(model, symbols, seed, parent_package)
     if training.get("compile", False):  # NequIP's torch.compile of the training model, via the cache
         model_config = {"_target_": CACHED_COMPILE, "model": {**model_config, "compile_mode": "compile"}}
     kernel = training.get("kernel", "auto")
@@ -210,8 +199,7 @@ def _render(*, train_file: str, val_file: str, symbols: list[str], model: dict, 
         "run": ["train"],
         "data": training_data(train_file, val_file, symbols, model["r_max"],
                               training["batch_size"], training["val_batch_size"], seed,
-                              num_workers=training.get("num_workers", 0),
-                              statistics=not parent_package),  # a fresh model's avg_num_neighbors
+                              num_workers=training.get("num_workers", 0)),
         "trainer": {
             "_target_": "lightning.Trainer",
             "accelerator": training.get("accelerator", "auto"),

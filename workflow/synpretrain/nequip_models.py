@@ -3,16 +3,16 @@
 `NequIP056Model` is the paper's architecture (NequIP 0.5.6's energy model) built from NequIP 0.19's
 modules (`model.architecture: nequip-0.5.6`; `nequip-0.19` is NequIP's own `NequIPGNNModel`).
 `with_kernel` picks the tensor products' kernel where the training runs (`training.kernel`).
-`NequIPGNNModelFromPackage` fine-tunes a packaged model at a different cut-off:
+`NequIPGNNModelFromPackage` fine-tunes a packaged model, with the average neighbour count of the
+fine-tuning set (the paper recomputed it: docs/protocol.md) and, where asked, at another cut-off:
 
 The paper's "unscaled" alchemical curve (Fig 5a) was pre-trained with r_max = 6 Angstrom on the
 x1.5-scaled carbon structures and then fine-tuned on silicon with r_max = 4 Angstrom.  NequIP's
-`ModelFromPackage` keeps the parent's cut-off, so `NequIPGNNModelFromPackage` builds a fresh model of
-the parent's architecture (its edge-length normaliser, Bessel prefactor and metadata all follow the
-new r_max) and loads every weight of the packaged parent into it.  The parent's average-neighbour
-normalisation is kept too, so the only change is the cut-off.  `nequip-package` rebuilds it the same
-way from the checkpoint, and the packaged result holds only NequIP's own classes (so does a packaged
-`NequIP056Model`).
+`ModelFromPackage` keeps the parent's cut-off and neighbour count, so `NequIPGNNModelFromPackage`
+builds a fresh model of the parent's architecture (its edge-length normaliser, Bessel prefactor,
+neighbour-count normalisation and metadata all follow the new settings) and loads every weight of
+the packaged parent into it.  `nequip-package` rebuilds it the same way from the checkpoint, and
+the packaged result holds only NequIP's own classes (so does a packaged `NequIP056Model`).
 """
 from __future__ import annotations
 
@@ -119,17 +119,21 @@ def builder(architecture: str):
 
 
 @model_builder
-def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARCHITECTURE, **hyperparameters):
+def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARCHITECTURE,
+                              avg_num_neighbors: float | None = None, **hyperparameters):
     """The `architecture` model of `hyperparameters` with every weight taken from the model in
-    `package_path`.
+    `package_path`, normalised by `avg_num_neighbors` (a fine-tune's: its own training set's;
+    None: the parent's).
 
     `hyperparameters` must describe the parent's architecture (only r_max may differ); a mismatch
     shows up as a shape error or a missing weight and stops the run.
     """
     parent = load_packaged_model(package_path)
-    parent_r_max = float(parent.metadata["r_max"])
-    model = builder(architecture)(avg_num_neighbors=average_num_neighbors(parent), **hyperparameters)
-    # GraphModel keeps the network under `.model`; the inner builder returns the bare network.
+    parent_r_max, parent_neighbors = float(parent.metadata["r_max"]), average_num_neighbors(parent)
+    neighbors = parent_neighbors if avg_num_neighbors is None else float(avg_num_neighbors)
+    model = builder(architecture)(avg_num_neighbors=neighbors, **hyperparameters)
+    # GraphModel keeps the network under `.model`; the inner builder returns the bare network.  The
+    # normalisation constants are not in a state dict (NequIP keeps them out), so they stay the new ones.
     weights = {key.removeprefix("model."): value for key, value in parent.state_dict().items()
                if not key.endswith(R_MAX_BUFFER)}
     missing, unexpected = model.load_state_dict(weights, strict=False)
@@ -137,8 +141,8 @@ def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARC
         raise ValueError(f"{package_path}: its weights do not fit the requested architecture "
                          f"(missing {missing}, unexpected {unexpected})")
     new_r_max = float(hyperparameters["r_max"])
-    if not math.isclose(parent_r_max, new_r_max):
-        print(f"fine-tuning {package_path} (r_max {parent_r_max:g}) at r_max {new_r_max:g}", flush=True)
+    print(f"fine-tuning {package_path}: r_max {parent_r_max:g} -> {new_r_max:g}, "
+          f"average neighbour count {parent_neighbors:.3f} -> {neighbors:.3f}", flush=True)
     return model
 
 
