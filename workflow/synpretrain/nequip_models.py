@@ -16,9 +16,11 @@ the packaged result holds only NequIP's own classes (so does a packaged `NequIP0
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import math
+from pathlib import Path
 
 import torch
 from e3nn import o3
@@ -112,6 +114,18 @@ def NequIP056Model(r_max: float, type_names: list[str], num_layers: int = 4, l_m
     return ForceStressOutput(SequentialGraphNetwork(modules))
 
 
+@functools.lru_cache(maxsize=4)
+def _parent(package_path: str, mtime_ns: int, size: int) -> tuple[float, float, dict]:
+    """A package's r_max, average neighbour count and weights (read once per process and file
+    version: `nequip-package` builds a fine-tuned model twice).  GraphModel keeps the network under
+    `.model`, the inner builders return the bare network; the neighbour-count normalisation is not
+    in a state dict (NequIP keeps it out), so a model built with another one keeps it."""
+    parent = load_packaged_model(package_path)
+    weights = {key.removeprefix("model."): value for key, value in parent.state_dict().items()
+               if not key.endswith(R_MAX_BUFFER)}
+    return float(parent.metadata["r_max"]), average_num_neighbors(parent), weights
+
+
 def builder(architecture: str):
     """The builder function of a `model.architecture` (nequip_config.ARCHITECTURES)."""
     module, name = ARCHITECTURES[architecture].rsplit(".", 1)
@@ -128,14 +142,10 @@ def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARC
     `hyperparameters` must describe the parent's architecture (only r_max may differ); a mismatch
     shows up as a shape error or a missing weight and stops the run.
     """
-    parent = load_packaged_model(package_path)
-    parent_r_max, parent_neighbors = float(parent.metadata["r_max"]), average_num_neighbors(parent)
+    stat = Path(package_path).stat()
+    parent_r_max, parent_neighbors, weights = _parent(str(package_path), stat.st_mtime_ns, stat.st_size)
     neighbors = parent_neighbors if avg_num_neighbors is None else float(avg_num_neighbors)
     model = builder(architecture)(avg_num_neighbors=neighbors, **hyperparameters)
-    # GraphModel keeps the network under `.model`; the inner builder returns the bare network.  The
-    # normalisation constants are not in a state dict (NequIP keeps them out), so they stay the new ones.
-    weights = {key.removeprefix("model."): value for key, value in parent.state_dict().items()
-               if not key.endswith(R_MAX_BUFFER)}
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected or any(not key.endswith(R_MAX_BUFFER) for key in missing):
         raise ValueError(f"{package_path}: its weights do not fit the requested architecture "
