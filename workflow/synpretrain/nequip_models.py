@@ -17,13 +17,13 @@ the packaged result holds only NequIP's own classes (so does a packaged `NequIP0
 from __future__ import annotations
 
 import functools
-import importlib
 import importlib.util
 import math
 from pathlib import Path
 
 import torch
 from e3nn import o3
+from hydra.utils import get_method
 from nequip.data import AtomicDataDict
 from nequip.model import model_builder
 from nequip.nn import ApplyFactor, ConvNetLayer, ForceStressOutput, PerTypeScaleShift, SequentialGraphNetwork
@@ -69,9 +69,9 @@ def live_irreps(features: o3.Irreps, edge_irreps: o3.Irreps, num_layers: int) ->
 
 
 @model_builder
-def NequIP056Model(r_max: float, type_names: list[str], num_layers: int = 4, l_max: int = 1, parity: bool = True,
-                   num_features: int = 32, radial_mlp_depth: int = 1, radial_mlp_width: int = 8, num_bessels: int = 8,
-                   bessel_trainable: bool = True, polynomial_cutoff_p: int = 6, avg_num_neighbors: float | None = None,
+def NequIP056Model(r_max: float, type_names: list[str], num_layers: int, l_max: int, parity: bool, num_features: int,
+                   radial_mlp_depth: int, radial_mlp_width: int, num_bessels: int, bessel_trainable: bool,
+                   polynomial_cutoff_p: int, avg_num_neighbors: float | None = None,
                    per_type_energy_shifts=None, per_type_energy_scales=None,
                    per_type_energy_shifts_trainable: bool = False, per_type_energy_scales_trainable: bool = False,
                    full_layout: bool = False):
@@ -145,12 +145,6 @@ def _parent(package_path: str, mtime_ns: int, size: int) -> tuple[float, float, 
     return float(parent.metadata["r_max"]), average_num_neighbors(parent), weights
 
 
-def builder(architecture: str):
-    """The builder function of a `model.architecture` (nequip_config.ARCHITECTURES)."""
-    module, name = ARCHITECTURES[architecture].rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)
-
-
 @model_builder
 def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARCHITECTURE,
                               avg_num_neighbors: float | None = None, **hyperparameters):
@@ -164,7 +158,7 @@ def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARC
     stat = Path(package_path).stat()
     parent_r_max, parent_neighbors, weights = _parent(str(package_path), stat.st_mtime_ns, stat.st_size)
     neighbors = parent_neighbors if avg_num_neighbors is None else float(avg_num_neighbors)
-    model = builder(architecture)(avg_num_neighbors=neighbors, **hyperparameters)
+    model = get_method(ARCHITECTURES[architecture])(avg_num_neighbors=neighbors, **hyperparameters)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected or any(not key.endswith(R_MAX_BUFFER) for key in missing):
         raise ValueError(f"{package_path}: its weights do not fit the requested architecture "
