@@ -1,8 +1,14 @@
+import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from synpretrain.gpus import claim_gpu, visible_gpus
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _hold(lock_dir, queue, seconds, jobs_per_gpu=1):
@@ -124,3 +130,21 @@ def test_without_mps_nothing_changes(tmp_path, monkeypatch):
         with shared_gpu(gpu, enabled, root=tmp_path, log=lambda _: None) as on:
             assert on is False and "CUDA_MPS_PIPE_DIRECTORY" not in os.environ
     assert not list(tmp_path.iterdir())
+
+
+def test_the_bench_measures_its_packs_again_under_the_workflows_mps_daemon(tmp_path, monkeypatch):
+    """bench_training.py --mps: each packed case once as usual, then again as clients of the daemon
+    that `shared_gpu` starts for the first visible GPU (as a job with `resources.mps` does) and stops."""
+    calls = fake_mps(tmp_path, monkeypatch)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")             # the fake daemon's GPU; torch still finds none
+    work, out = tmp_path / "work", tmp_path / "bench.json"
+    subprocess.run([sys.executable, REPO / "tests/benchmarks/bench_training.py", "--tiny", "--only", "packed", "--mps",
+                    "--work", work, "--out", out], check=True, timeout=600)
+    result = json.loads(out.read_text())
+    assert not result["errors"]
+    cases = {c["case"]: c for c in result["cases"]}
+    assert sorted(cases) == ["packed2", "packed2-mps"]
+    assert cases["packed2"]["mps"] is False and cases["packed2-mps"]["mps"] is True
+    assert all(c["jobs"] == 2 and c["structures_per_s_per_job"] > 0 for c in cases.values())
+    pipe = work / "mps-daemon" / f"synpretrain-mps-{os.getuid()}-77-gpu0" / "pipe"
+    assert calls.read_text().splitlines() == ["quit", f"start {pipe} 0", "quit"]   # one daemon, stopped after

@@ -19,7 +19,10 @@ and measures:
                  with empty caches (it compiles), then the same job and the small job loading it;
   - `md`:        the heating protocol's steps/s with each engine of --md-engines, and where a
                  step's time goes (graph = neighbour list on the CPU, model = the model call);
-                 with --md-jobs K also K runs at once (an MD pack), steps/s per run and per device.
+                 with --md-jobs K also K runs at once (an MD pack), steps/s per run and per device;
+  - `-mps`, when --mps: the packed cases (training and MD) again as clients of an MPS daemon that
+                 the bench starts and stops as the workflow's jobs do (`resources.mps`,
+                 `synpretrain.gpus.shared_gpu`): what a config with `mps: true` will see.
 Prints a table and writes JSON (--out): structures/s per job and per device, GPU busy % (nvidia-smi,
 when present), fixed seconds per job, MD steps/s and the device name.  The compute forecast
 (`results/tables/compute_forecast.csv`) reads this JSON.
@@ -178,6 +181,21 @@ def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, train
     return {**run_case(work, name, 1, files, cfg, training_block, warm=True), "warm": usable()}
 
 
+def under_mps(measure, work: Path):
+    """`measure` run as a client of an MPS daemon on the first visible GPU, started and stopped by
+    `synpretrain.gpus.shared_gpu` as a training job with `resources.mps` does (the cases it
+    measures then say `mps: true`).  Where no daemon can run (no GPU, no binary) it fails and says why."""
+    from synpretrain.gpus import shared_gpu, visible_gpus
+
+    def measured() -> dict:
+        gpus = visible_gpus()
+        with shared_gpu(gpus[0] if gpus else None, True, root=work / "mps-daemon", log=print) as on:
+            if not on:
+                raise RuntimeError("no MPS daemon: " + ("no GPU visible" if not gpus else "see the lines above"))
+            return measure()
+    return measured
+
+
 def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) -> dict:
     from synpretrain.evaluation import md_engine
     from synpretrain.md_stability import HeatingProtocol, run
@@ -267,6 +285,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--md-engines", default="torch,eager", help="MD engines (md.engine values, comma-separated)")
     parser.add_argument("--md-jobs", default="1",
                         help="MD runs at once on the device (comma-separated: one case each; an MD pack)")
+    parser.add_argument("--mps", action="store_true",
+                        help="also run the packed cases under an MPS daemon, started as the workflow starts it")
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls in every training case (GPUs that have it)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--tiny", action="store_true", help="a CPU check: 2x8 model, 16 atoms, few structures")
@@ -324,14 +344,25 @@ def main(argv=None) -> dict:
         ("extxyz", "cases", lambda: run_case(work, "extxyz" + args.tag, 1, (files["train"], files["val"]), cfg,
                                              {**training_block, "num_workers": 0})),
     ]
-    for kernel in args.kernels.split(","):
-        block, tag = {**training_block, "kernel": kernel}, suffix[kernel] + args.tag
+    kernel_blocks = [({**training_block, "kernel": kernel}, suffix[kernel] + args.tag)
+                     for kernel in args.kernels.split(",")]
+    jobs = [k for k in map(int, args.jobs.split(",")) if k > 1]
+    md_jobs = [k for k in map(int, args.md_jobs.split(",")) if k > 1]
+
+    def packs(extra: str = "") -> list:  # the packed cases (training, then MD); `extra` ends their names
+        return [
+            *[("packed", "cases", lambda k=k, b=block, t=tag: run_case(
+                work, f"packed{k}{t}{extra}", k, (lmdb["train"], lmdb["val"]), cfg, b))
+              for block, tag in kernel_blocks for k in jobs],
+            *[("md", "md", lambda e=engine, k=k: md_packed(any_package(work), start_atoms, e, args.md_steps,
+                                                           work / extra.lstrip("-"), k, args.threads))
+              for engine in args.md_engines.split(",") for k in md_jobs],
+        ]
+
+    for block, tag in kernel_blocks:
         plan += [
             ("prepared", "cases", lambda b=block, t=tag: run_case(work, f"prepared{t}", 1, (lmdb["train"], lmdb["val"]),
                                                                   cfg, b)),
-            *[("packed", "cases", lambda k=k, b=block, t=tag: run_case(work, f"packed{k}{t}", k,
-                                                                       (lmdb["train"], lmdb["val"]), cfg, b))
-              for k in map(int, args.jobs.split(",")) if k > 1],
             ("small", "cases", lambda b=block, t=tag: run_case(work, f"small{t}", 1, (lmdb["small"], lmdb["val"]), cfg,
                                                                {**b, **small})),
             ("small", "cases", lambda b=block, t=tag: small_warm(work, f"small-warm{t}", (lmdb["small"], lmdb["val"]),
@@ -339,9 +370,9 @@ def main(argv=None) -> dict:
         ]
     plan += [("md", "md", lambda e=engine: md_speed(any_package(work), start_atoms, e, args.md_steps, work))
              for engine in args.md_engines.split(",")]
-    plan += [("md", "md", lambda e=engine, k=k: md_packed(any_package(work), start_atoms, e, args.md_steps, work, k,
-                                                                      args.threads))
-             for engine in args.md_engines.split(",") for k in map(int, args.md_jobs.split(",")) if k > 1]
+    plan += packs()
+    if args.mps:  # the same packs again, as clients of one MPS daemon started as the workflow starts it
+        plan += [(case, section, under_mps(measure, work)) for case, section, measure in packs("-mps")]
     compiled_block = {**training_block, "compile": True}
 
     def compiled_first() -> dict:  # a user's first compiled job: nothing compiled yet
