@@ -12,7 +12,8 @@ and measures:
   - `prepared`:  one job reading the prepared LMDB file (`synpretrain.prepared_data`);
   - `packed`:    K jobs at once on the same device, prepared data (K = --jobs);
   - `small`:     a fine-tune-sized job (25 structures): its fixed cost (start-up, statistics, packaging);
-  - `small-warm`: the same forked from the warm server (`synpretrain.warm`; CPU machines only);
+  - `small-warm`: the same forked from the warm server (`synpretrain.warm`; where jobs use it: CPU
+                 machines outside SLURM);
                  these three once per tensor-product kernel in --kernels (`-oeq`: OpenEquivariance);
   - `compiled-first`, `compiled`, `small-compiled`, when --compile: `compile: true` (NequIP's
                  torch.compile through `synpretrain.compile_cache`): the first job of the model
@@ -53,6 +54,7 @@ from synpretrain.config import stage_training  # noqa: E402
 from synpretrain.generation import random_cell  # noqa: E402
 from synpretrain.io import write_extxyz, with_labels  # noqa: E402
 from synpretrain.prepared_data import prepare  # noqa: E402
+from synpretrain.warm import usable as warm_start_usable  # noqa: E402
 
 
 def labelled_cell(args: tuple) -> object:
@@ -174,11 +176,10 @@ def empty_compile_caches(work: Path) -> None:
 
 def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, training_block: dict) -> dict:
     """The small job forked from the warm server (`synpretrain.warm`), once the server is up: the
-    first run, which may start it, is not counted.  On a GPU machine the job runs cold (not usable)."""
-    from synpretrain.warm import usable
-
+    first run, which may start it, is not counted.  Only where jobs use the server (not on a GPU
+    machine, not inside SLURM): elsewhere the case would be two more cold small jobs."""
     run_case(work, f"{name}-first", 1, files, cfg, training_block, warm=True)
-    return {**run_case(work, name, 1, files, cfg, training_block, warm=True), "warm": usable()}
+    return {**run_case(work, name, 1, files, cfg, training_block, warm=True), "warm": True}
 
 
 def under_mps(measure, work: Path):
@@ -365,9 +366,10 @@ def main(argv=None) -> dict:
                                                                   cfg, b)),
             ("small", "cases", lambda b=block, t=tag: run_case(work, f"small{t}", 1, (lmdb["small"], lmdb["val"]), cfg,
                                                                {**b, **small})),
-            ("small", "cases", lambda b=block, t=tag: small_warm(work, f"small-warm{t}", (lmdb["small"], lmdb["val"]),
-                                                                cfg, {**b, **small})),
         ]
+        if warm_start_usable():
+            plan.append(("small", "cases", lambda b=block, t=tag: small_warm(
+                work, f"small-warm{t}", (lmdb["small"], lmdb["val"]), cfg, {**b, **small})))
     plan += [("md", "md", lambda e=engine: md_speed(any_package(work), start_atoms, e, args.md_steps, work))
              for engine in args.md_engines.split(",")]
     plan += packs()
