@@ -179,7 +179,7 @@ def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, train
     first run, which may start it, is not counted.  Only where jobs use the server (not on a GPU
     machine, not inside SLURM): elsewhere the case would be two more cold small jobs."""
     run_case(work, f"{name}-first", 1, files, cfg, training_block, warm=True)
-    return {**run_case(work, name, 1, files, cfg, training_block, warm=True), "warm": True}
+    return run_case(work, name, 1, files, cfg, training_block, warm=True)
 
 
 def under_mps(measure, work: Path):
@@ -350,13 +350,13 @@ def main(argv=None) -> dict:
     jobs = [k for k in map(int, args.jobs.split(",")) if k > 1]
     md_jobs = [k for k in map(int, args.md_jobs.split(",")) if k > 1]
 
-    def packs(extra: str = "") -> list:  # the packed cases (training, then MD); `extra` ends their names
+    def packs(suffix: str = "", md_dir: Path = work) -> list:  # the packed cases (training, then MD)
         return [
             *[("packed", "cases", lambda k=k, b=block, t=tag: run_case(
-                work, f"packed{k}{t}{extra}", k, (lmdb["train"], lmdb["val"]), cfg, b))
+                work, f"packed{k}{t}{suffix}", k, (lmdb["train"], lmdb["val"]), cfg, b))
               for block, tag in kernel_blocks for k in jobs],
             *[("md", "md", lambda e=engine, k=k: md_packed(any_package(work), start_atoms, e, args.md_steps,
-                                                           work / extra.lstrip("-"), k, args.threads))
+                                                           md_dir, k, args.threads))
               for engine in args.md_engines.split(",") for k in md_jobs],
         ]
 
@@ -373,8 +373,8 @@ def main(argv=None) -> dict:
     plan += [("md", "md", lambda e=engine: md_speed(any_package(work), start_atoms, e, args.md_steps, work))
              for engine in args.md_engines.split(",")]
     plan += packs()
-    if args.mps:  # the same packs again, as clients of one MPS daemon started as the workflow starts it
-        plan += [(case, section, under_mps(measure, work)) for case, section, measure in packs("-mps")]
+    if args.mps:  # the same packs again, each as clients of an MPS daemon started as the workflow starts it
+        plan += [(case, section, under_mps(measure, work)) for case, section, measure in packs("-mps", work / "mps")]
     compiled_block = {**training_block, "compile": True}
 
     def compiled_first() -> dict:  # a user's first compiled job: nothing compiled yet
