@@ -131,10 +131,16 @@ def train_one(work: Path, name: str, train_file: Path, val_file: Path, cfg: dict
     config = nequip_config.render(train_file=str(train_file), val_file=str(val_file), symbols=[cfg["element"]],
                                   model=cfg["model"], training=training_block, seed=seed,
                                   out_dir=str(out_dir.resolve()))
-    with open(work / f"{name}.log", "w") as log:
+    log_file = work / f"{name}.log"
+    with open(log_file, "w") as log:
         start = time.perf_counter()
-        summary = training.train(out_dir, config, out_dir / "model.nequip.zip", out_dir / "training.json",
-                                 cfg["threads"], log, warm=warm)
+        try:
+            summary = training.train(out_dir, config, out_dir / "model.nequip.zip", out_dir / "training.json",
+                                     cfg["threads"], log, warm=warm)
+        except RuntimeError as error:  # the job's own log says why: name it, with its last line
+            log.flush()
+            last = (log_file.read_text().strip().splitlines() or [""])[-1]
+            raise RuntimeError(f"{error} (the job's log: {log_file}; its last line: {last})") from error
         summary["job_wall_s"] = round(time.perf_counter() - start, 2)
     return summary
 
@@ -255,7 +261,7 @@ def step_parts(calc, atoms, repeats: int = 50) -> dict:
 
 
 def any_package(work: Path) -> Path:
-    """A model trained by an earlier case (MD speed does not depend on its weights); else a fresh one."""
+    """A model trained by an earlier case of this --work (MD speed does not depend on its weights)."""
     found = sorted(work.glob("*/model.nequip.zip"))
     if not found:
         raise FileNotFoundError(f"no trained model in {work}: run a training case first (or keep --work)")
@@ -394,7 +400,9 @@ def main(argv=None) -> dict:
         try:
             result[section].append(measure())
         except Exception as error:  # one failing case must not lose the others' numbers
-            result["errors"][f"{section}:{case}"] = f"{type(error).__name__}: {error}"
+            key = f"{section}:{case}"  # a second failure of the same kind of case keeps the first's
+            key += f" ({sum(k.startswith(key) for k in result['errors']) + 1})" if key in result["errors"] else ""
+            result["errors"][key] = f"{type(error).__name__}: {error}"
             print(f"  {case} failed: {error}", flush=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     result["total_s"] = round(time.perf_counter() - t0, 1)
