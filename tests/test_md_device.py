@@ -1,8 +1,10 @@
 """`md.engine: torch` (synpretrain.md_device): its neighbour list against ASE's, its noise, its
 forces against NequIP's own ASE calculator, its thermostat, and a killed run's resume.
 
-CUDA graphs cannot be exercised on a CPU; the fixed-slot neighbour list they need is (static
-shapes, padding, running a frame again when the slots overflow)."""
+On a CPU the model-level tests run on the CPU, where CUDA graphs cannot be captured (the fallback
+to eager steps is tested); the fixed-slot neighbour list they need is (static shapes, padding,
+running a frame again when the slots overflow).  Where CUDA is there (tests/benchmarks/gpu_session.sh
+runs this file on a GPU) they run on it too, with the CUDA graphs."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +19,7 @@ from synpretrain.md_device import CounterNormal, DeviceEngine, DeviceLangevin, N
 from synpretrain.md_stability import Checkpoint, HeatingProtocol, run
 
 C_CUTOFF = 1.85
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def pairs_of(edges: torch.Tensor, shifts: torch.Tensor) -> set:
@@ -78,9 +81,9 @@ def test_counter_noise_is_a_function_of_seed_and_step():
     assert abs(float(fourth) - 3.0) < 0.1                            # Gaussian tails (kurtosis 3)
 
 
-@pytest.fixture(scope="module")
-def nequip_calc():
-    """NequIP's ASE calculator around a small random (untrained) NequIP model of carbon."""
+@pytest.fixture(scope="module", params=DEVICES)
+def nequip_calc(request):
+    """NequIP's ASE calculator around a small random (untrained) NequIP model of carbon, on each device."""
     from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
     from nequip.integrations.ase import NequIPCalculator
     from nequip.model import NequIPGNNModel
@@ -93,7 +96,7 @@ def nequip_calc():
     model.eval()
     transforms = [ChemicalSpeciesToAtomTypeMapper(model_type_names=["C"], chemical_species_to_atom_type_map={"C": "C"}),
                   NeighborListTransform(r_max=settings["r_max"])]
-    return NequIPCalculator(model=model, device="cpu", transforms=transforms)
+    return NequIPCalculator(model=model.to(request.param), device=request.param, transforms=transforms)
 
 
 def amorphous_carbon(n=32, density=2.5, seed=1) -> Atoms:
@@ -111,13 +114,35 @@ def test_forces_equal_nequips_calculator(nequip_calc, slots):
     reference.calc = nequip_calc
     stepper = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=1), None, cuda_graphs=False, slots=slots)
     assert stepper.energy == pytest.approx(reference.get_potential_energy(), rel=1e-6)
-    np.testing.assert_allclose(stepper.forces.numpy(), reference.get_forces(), atol=1e-5)
+    np.testing.assert_allclose(stepper.forces.cpu().numpy(), reference.get_forces(), atol=1e-5)
     if slots is not None:                                            # 40 slots overflow: the frame is rerun
         eager = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=1), None, cuda_graphs=False)
         stepper.advance(10)
         eager.advance(10)
         assert stepper.neighbours.capacity > 40
         np.testing.assert_allclose(stepper.atoms.positions, eager.atoms.positions, atol=1e-9)
+
+
+def test_graph_steps_equal_eager_steps_and_a_failed_capture_steps_eagerly(nequip_calc):
+    """On CUDA one step is captured as a graph and replayed: the same trajectory as eager steps.  Where
+    capture fails (on a CPU, always) the run says so and steps eagerly."""
+    import io
+
+    atoms = amorphous_carbon(seed=4)
+    log = io.StringIO()
+    graphs = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=True, log=log)
+    eager = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=False)
+    for _ in range(3):
+        graphs.advance(7)
+        eager.advance(7)
+    if next(nequip_calc.model.parameters()).device.type == "cuda":
+        assert graphs.graph is not None and "device MD: CUDA graph steps" in log.getvalue()
+    else:
+        assert graphs.graph is None and "CUDA graph capture failed" in log.getvalue()
+        assert "device MD: eager steps" in log.getvalue()
+    assert int(graphs.step.item()) == int(eager.step.item()) == 21
+    np.testing.assert_allclose(graphs.atoms.positions, eager.atoms.positions, atol=1e-9)
+    np.testing.assert_allclose(graphs.atoms.get_momenta(), eager.atoms.get_momenta(), atol=1e-9)
 
 
 def test_thermostat_holds_the_target_temperature(nequip_calc):

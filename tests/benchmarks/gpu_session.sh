@@ -47,6 +47,12 @@ step() {  # NAME CAP_S BENCH-ARGS...: one bench run, capped by CAP_S and by what
   echo "== $name: rc $? in $((SECONDS - t0)) s (cap $cap s): $*" | tee -a "$OUT/steps.txt"
 }
 
+# 0. The device MD engine's tests on the GPU: forces, CUDA graph replay = eager steps, thermostat,
+#    a killed run's resume to the bit, with CUDA graphs (on a CPU they run without). pytest: the image's.
+left=$((BUDGET_S - (SECONDS - start)))
+timeout -k 10 $((left < 120 ? left : 120)) "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_md_device.py \
+  >"$OUT/md_device_tests.log" 2>&1
+echo "== md_device tests: rc $? ($(tail -1 "$OUT/md_device_tests.log"))" | tee -a "$OUT/steps.txt"
 # 1. Training with OpenEquivariance (the default where installed): 1 job, 6 packed, 6 packed under MPS
 #    (the workflow's own daemon start/stop, never run on a GPU before), the small job's fixed cost.
 step oeq 260 --only prepared,packed,small --kernels openequivariance --jobs 6 --mps
