@@ -59,6 +59,9 @@ def test_usable_only_on_a_cpu_machine_outside_slurm(monkeypatch):
     assert not warm.usable(enabled=False)                      # resources.warm_start: false
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     assert not warm.usable()                                   # a GPU: CUDA does not survive a fork
+    monkeypatch.setenv(warm.SWITCH, "gpu")                     # ... unless asked (the server never starts it)
+    assert warm.usable() == sys.platform.startswith("linux")
+    monkeypatch.delenv(warm.SWITCH)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     monkeypatch.setenv("SLURM_JOB_ID", "17")
     assert not warm.usable()

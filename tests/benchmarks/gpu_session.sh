@@ -56,6 +56,9 @@ echo "== md_device tests: rc $? ($(tail -1 "$OUT/md_device_tests.log"))" | tee -
 # 1. Training with OpenEquivariance (the default where installed): 1 job, 6 packed, 6 packed under MPS
 #    (the workflow's own daemon start/stop, never run on a GPU before), the small job's fixed cost.
 step oeq 260 --only prepared,packed,small --kernels openequivariance --jobs 6 --mps
+# 1b. The small job forked from the warm server on a GPU (SYNPRETRAIN_WARM=gpu: the server never starts CUDA,
+#    each job starts its own after the fork): whether the 8-s fixed cost is reachable on a GPU workstation.
+SYNPRETRAIN_WARM=gpu step warm 100 --only small --kernels openequivariance --tag=-wg
 # 2. MD: the device engine (one CUDA graph per step) against ASE's, one run and two at once, + MPS;
 #    the small job with e3nn first (its fixed cost, and a model to run should step 1 have made none).
 step md 170 --only small,md --kernels e3nn --md-engines torch,eager --md-jobs 1,2 --mps
@@ -64,7 +67,7 @@ step e3nn 150 --only prepared,packed --kernels e3nn --jobs 6
 # 4. Compiled training (compile once per architecture, synpretrain.compile_cache), if time is left.
 step compiled 200 --only compiled --compile --kernels e3nn
 
-"$PYTHON" tests/benchmarks/merge_bench.py "$OUT"/oeq.json "$OUT"/md.json "$OUT"/e3nn.json "$OUT"/compiled.json \
+"$PYTHON" tests/benchmarks/merge_bench.py "$OUT"/oeq.json "$OUT"/warm.json "$OUT"/md.json "$OUT"/e3nn.json "$OUT"/compiled.json \
   --out "$OUT/gpu.json" --note "tests/benchmarks/gpu_session.sh, BUDGET_S=$BUDGET_S, $(cat "$OUT/gpu.txt" | tr '\n' ' ')" \
   | tee -a "$OUT/steps.txt"
 echo "gpu_session.sh: $((SECONDS - start)) s" | tee -a "$OUT/steps.txt"

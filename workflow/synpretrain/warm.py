@@ -11,8 +11,10 @@ working directory and log file descriptors, and the server forks a child that ru
 The server exits after `IDLE_S` seconds without a job.
 
 Used only where forking is safe and pays (`usable`): Linux; no NVIDIA GPU visible to the job (a
-CUDA context does not survive a fork, and the GPU case is not measured); not inside a SLURM
-allocation (a pack's jobs start at the same moment, so there is nothing to save); not switched off
+CUDA context does not survive a fork, and the GPU case is not measured: the server never starts
+CUDA, so each forked job could start its own after the fork, and SYNPRETRAIN_WARM=gpu allows it
+there to measure that, e.g. tests/benchmarks/gpu_session.sh); not inside a SLURM allocation (a
+pack's jobs start at the same moment, so there is nothing to save); not switched off
 (`resources.warm_start: false` or SYNPRETRAIN_WARM=0).  Everywhere else, and whenever the server
 cannot be reached, the job runs the same module in a fresh interpreter, as before: one command,
 the same numbers (tested).  A job killed by Snakemake closes its socket; its child notices and
@@ -46,7 +48,7 @@ PRELOAD = ("torch", "lightning", "nequip.scripts.train", "nequip.scripts.package
            "synpretrain.nequip_datasets", "synpretrain.nequip_callbacks", "synpretrain.finetune_strategies")
 IDLE_S = float(os.environ.get("SYNPRETRAIN_WARM_IDLE_S", 180))  # the server's life without a job
 START_TIMEOUT_S = 180.0  # the imports take seconds; a server not listening by then is given up on
-SWITCH = "SYNPRETRAIN_WARM"  # "0": never use the warm server
+SWITCH = "SYNPRETRAIN_WARM"  # "0": never use the warm server; "gpu": also where GPUs are visible (to measure)
 
 
 _forked = False  # set in a job forked from the server
@@ -61,8 +63,9 @@ def usable(enabled: bool = True) -> bool:
     """Whether a job here may fork from the warm server (see the module's docstring)."""
     from .gpus import visible_gpus
 
-    return (enabled and os.environ.get(SWITCH, "1") != "0" and sys.platform.startswith("linux")
-            and "SLURM_JOB_ID" not in os.environ and not visible_gpus())
+    switch = os.environ.get(SWITCH, "1")
+    return (enabled and switch != "0" and sys.platform.startswith("linux")
+            and "SLURM_JOB_ID" not in os.environ and (switch == "gpu" or not visible_gpus()))
 
 
 def socket_path() -> Path:
