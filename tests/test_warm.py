@@ -84,7 +84,7 @@ def test_a_job_forks_from_the_warm_server_with_its_own_environment(tmp_path, pro
     # a fresh interpreter (warm_start off): the same job, without the imports done
     code, cold = run_probe(tmp_path, probe, ["3", "x y"], warm_=False)
     assert code == 3 and "warm start" not in cold and "nequip already imported: False" in cold
-    assert f"PROBE_VALUE: seen args: ['3', 'x y']" in cold
+    assert "PROBE_VALUE: seen args: ['3', 'x y']" in cold
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm start is Linux-only")
