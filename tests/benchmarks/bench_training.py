@@ -400,8 +400,10 @@ def main(argv=None) -> dict:
         try:
             result[section].append(measure())
         except Exception as error:  # one failing case must not lose the others' numbers
-            key = f"{section}:{case}"  # a second failure of the same kind of case keeps the first's
-            key += f" ({sum(k.startswith(key) for k in result['errors']) + 1})" if key in result["errors"] else ""
+            key, n = f"{section}:{case}", 1  # a second failure of the same kind of case keeps the first's
+            while key in result["errors"]:
+                n += 1
+                key = f"{section}:{case} ({n})"
             result["errors"][key] = f"{type(error).__name__}: {error}"
             print(f"  {case} failed: {error}", flush=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

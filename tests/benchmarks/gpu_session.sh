@@ -35,39 +35,42 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"
 "$PYTHON" -c 'import torch, lightning, nequip; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
 "lightning", lightning.__version__, "nequip", nequip.__version__)' | tee -a "$OUT/gpu.txt"
 
-step() {  # NAME CAP_S BENCH-ARGS...: one bench run, capped by CAP_S and by what is left of the budget
-  local name=$1 cap=$2 left=$((BUDGET_S - (SECONDS - start) - 15))
+capped() {  # NAME CAP_S COMMAND...: COMMAND with its output in OUT/NAME.log, capped by CAP_S and by the budget left
+  local name=$1 cap=$2 left=$((BUDGET_S - (SECONDS - start) - 15)) t0=$SECONDS
   shift 2
   [ "$left" -lt 30 ] && { echo "== $name: skipped, ${left}s of the budget left" | tee -a "$OUT/steps.txt"; return; }
   [ "$cap" -gt "$left" ] && cap=$left
-  local t0=$SECONDS
+  timeout -k 10 "$cap" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: rc $rc in $((SECONDS - t0)) s (cap $cap s): $(tail -1 "$OUT/$name.log")" | tee -a "$OUT/steps.txt"
+}
+jsons=()
+bench() {  # NAME CAP_S BENCH-ARGS...: one bench run into OUT/NAME.json
+  local name=$1 cap=$2
+  shift 2
+  jsons+=("$OUT/$name.json")
   # shellcheck disable=SC2086
-  timeout -k 10 "$cap" "$PYTHON" tests/benchmarks/bench_training.py --config "$CONFIG" $BENCH_ARGS --work "$WORK" \
-    --out "$OUT/$name.json" "$@" >"$OUT/$name.log" 2>&1
-  echo "== $name: rc $? in $((SECONDS - t0)) s (cap $cap s): $*" | tee -a "$OUT/steps.txt"
+  capped "$name" "$cap" "$PYTHON" tests/benchmarks/bench_training.py --config "$CONFIG" $BENCH_ARGS --work "$WORK" \
+    --out "$OUT/$name.json" "$@"
 }
 
 # 0. The device MD engine's tests on the GPU: forces, CUDA graph replay = eager steps, thermostat,
 #    a killed run's resume to the bit, with CUDA graphs (on a CPU they run without). pytest: the image's.
-left=$((BUDGET_S - (SECONDS - start)))
-timeout -k 10 $((left < 120 ? left : 120)) "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_md_device.py \
-  >"$OUT/md_device_tests.log" 2>&1
-echo "== md_device tests: rc $? ($(tail -1 "$OUT/md_device_tests.log"))" | tee -a "$OUT/steps.txt"
+capped md_device_tests 120 "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_md_device.py
 # 1. Training with OpenEquivariance (the default where installed): 1 job, 6 packed, 6 packed under MPS
 #    (the workflow's own daemon start/stop, never run on a GPU before), the small job's fixed cost.
-step oeq 260 --only prepared,packed,small --kernels openequivariance --jobs 6 --mps
+bench oeq 260 --only prepared,packed,small --kernels openequivariance --jobs 6 --mps
 # 1b. The small job forked from the warm server on a GPU (SYNPRETRAIN_WARM=gpu: the server never starts CUDA,
 #    each job starts its own after the fork): whether the 8-s fixed cost is reachable on a GPU workstation.
-SYNPRETRAIN_WARM=gpu step warm 100 --only small --kernels openequivariance --tag=-wg
+SYNPRETRAIN_WARM=gpu bench warm 100 --only small --kernels openequivariance --tag=-wg
 # 2. MD: the device engine (one CUDA graph per step) against ASE's, one run and two at once, + MPS;
 #    the small job with e3nn first (its fixed cost, and a model to run should step 1 have made none).
-step md 170 --only small,md --kernels e3nn --md-engines torch,eager --md-jobs 1,2 --mps
+bench md 170 --only small,md --kernels e3nn --md-engines torch,eager --md-jobs 1,2 --mps
 # 3. The e3nn rows of the same model (where OpenEquivariance is absent, `auto` trains with these).
-step e3nn 150 --only prepared,packed --kernels e3nn --jobs 6
+bench e3nn 150 --only prepared,packed --kernels e3nn --jobs 6
 # 4. Compiled training (compile once per architecture, synpretrain.compile_cache), if time is left.
-step compiled 200 --only compiled --compile --kernels e3nn
+bench compiled 200 --only compiled --compile --kernels e3nn
 
-"$PYTHON" tests/benchmarks/merge_bench.py "$OUT"/oeq.json "$OUT"/warm.json "$OUT"/md.json "$OUT"/e3nn.json "$OUT"/compiled.json \
-  --out "$OUT/gpu.json" --note "tests/benchmarks/gpu_session.sh, BUDGET_S=$BUDGET_S, $(cat "$OUT/gpu.txt" | tr '\n' ' ')" \
-  | tee -a "$OUT/steps.txt"
+"$PYTHON" tests/benchmarks/merge_bench.py "${jsons[@]}" --out "$OUT/gpu.json" \
+  --note "tests/benchmarks/gpu_session.sh, BUDGET_S=$BUDGET_S, $(tr '\n' ' ' <"$OUT/gpu.txt")" | tee -a "$OUT/steps.txt"
 echo "gpu_session.sh: $((SECONDS - start)) s" | tee -a "$OUT/steps.txt"

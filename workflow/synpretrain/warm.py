@@ -10,11 +10,11 @@ working directory and log file descriptors, and the server forks a child that ru
 `python -m` would, in the job's environment, writing to the job's log, and reports its exit code.
 The server exits after `IDLE_S` seconds without a job.
 
-Used only where forking is safe and pays (`usable`): Linux; no NVIDIA GPU visible to the job (a
-CUDA context does not survive a fork, and the GPU case is not measured: the server never starts
-CUDA, so each forked job could start its own after the fork, and SYNPRETRAIN_WARM=gpu allows it
-there to measure that, e.g. tests/benchmarks/gpu_session.sh); not inside a SLURM allocation (a
-pack's jobs start at the same moment, so there is nothing to save); not switched off
+Used only where forking is safe and pays (`usable`): Linux; no NVIDIA GPU visible to the job (not
+measured there yet: the server never starts CUDA, so a forked job can start its own, and
+SYNPRETRAIN_WARM=gpu allows it there to measure that, as tests/benchmarks/gpu_session.sh does);
+not inside a SLURM allocation (a pack's jobs start at the same moment, so there is nothing to
+save); not switched off
 (`resources.warm_start: false` or SYNPRETRAIN_WARM=0).  Everywhere else, and whenever the server
 cannot be reached, the job runs the same module in a fresh interpreter, as before: one command,
 the same numbers (tested).  A job killed by Snakemake closes its socket; its child notices and
