@@ -22,6 +22,23 @@ C_CUTOFF = 1.85
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def same_run_tolerance(calc) -> float:
+    """How far two runs of the same steps may differ (absolute, positions and momenta): nothing on a
+    CPU; on CUDA the model's float32 scatter sums use atomics, whose order varies from run to run
+    (measured on an H200: 1.5e-8 after 21 steps, the energy of one frame 1e-9 relative)."""
+    return 0.0 if next(calc.model.parameters()).device.type == "cpu" else 1e-6
+
+
+def assert_rows_match(rows: list[dict], expected: list[dict], tolerance: float) -> None:
+    if tolerance == 0:
+        assert rows == expected
+        return
+    assert [row.keys() for row in rows] == [row.keys() for row in expected]
+    for row, want in zip(rows, expected):
+        for key, value in want.items():
+            assert row[key] == (pytest.approx(value, rel=tolerance) if isinstance(value, float) else value), key
+
+
 def pairs_of(edges: torch.Tensor, shifts: torch.Tensor) -> set:
     return {(int(i), int(j), *map(int, s)) for (i, j), s in zip(edges.T.tolist(), shifts.tolist())}
 
@@ -141,8 +158,9 @@ def test_graph_steps_equal_eager_steps_and_a_failed_capture_steps_eagerly(nequip
         assert graphs.graph is None and "CUDA graph capture failed" in log.getvalue()
         assert "device MD: eager steps" in log.getvalue()
     assert int(graphs.step.item()) == int(eager.step.item()) == 21
-    np.testing.assert_allclose(graphs.atoms.positions, eager.atoms.positions, atol=1e-9)
-    np.testing.assert_allclose(graphs.atoms.get_momenta(), eager.atoms.get_momenta(), atol=1e-9)
+    tolerance = max(same_run_tolerance(nequip_calc), 1e-9)
+    np.testing.assert_allclose(graphs.atoms.positions, eager.atoms.positions, rtol=0, atol=tolerance)
+    np.testing.assert_allclose(graphs.atoms.get_momenta(), eager.atoms.get_momenta(), rtol=0, atol=tolerance)
 
 
 def test_thermostat_holds_the_target_temperature(nequip_calc):
@@ -185,7 +203,8 @@ def test_a_killed_device_run_resumes_and_equals_an_uninterrupted_one(tmp_path, n
     monkeypatch.setattr(DeviceLangevin, "advance", advance)
     resumed_rows, resumed = run(atoms, DeviceEngine(nequip_calc), protocol, cutoff=C_CUTOFF, checkpoint=parts)
     assert resumed["resumed_at_ps"] == pytest.approx(0.02) and resumed["steps_this_attempt"] == 4 * 10
-    assert resumed_rows == rows
-    for a, b in zip(ase.io.read(whole.trajectory, ":"), ase.io.read(parts.trajectory, ":")):
-        np.testing.assert_array_equal(a.positions, b.positions)
-        np.testing.assert_array_equal(a.get_momenta(), b.get_momenta())
+    tolerance = same_run_tolerance(nequip_calc)  # on a CPU: to the bit
+    assert_rows_match(resumed_rows, rows, tolerance)
+    for a, b in zip(ase.io.read(whole.trajectory, ":"), ase.io.read(parts.trajectory, ":"), strict=True):
+        np.testing.assert_allclose(a.positions, b.positions, rtol=0, atol=tolerance)
+        np.testing.assert_allclose(a.get_momenta(), b.get_momenta(), rtol=0, atol=tolerance)

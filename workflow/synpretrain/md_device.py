@@ -268,6 +268,8 @@ class DeviceLangevin:
         """Record one step as a CUDA graph (after warm-up steps whose effect is undone)."""
         saved = self._snapshot()
         try:
+            if self.positions.device.type != "cuda":  # where CUDA is there, capturing CPU work "succeeds", empty
+                raise RuntimeError(f"CUDA graphs need the model on a CUDA device, not {self.positions.device}")
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):
