@@ -12,8 +12,8 @@ and measures:
   - `prepared`:  one job reading the prepared LMDB file (`synpretrain.prepared_data`);
   - `packed`:    K jobs at once on the same device, prepared data (K = --jobs);
   - `small`:     a fine-tune-sized job (25 structures): its fixed cost (start-up, statistics, packaging);
-  - `small-warm`: the same forked from the warm server (`synpretrain.warm`; where jobs use it: CPU
-                 machines outside SLURM);
+  - `small-warm`: the same forked from the warm server (`synpretrain.warm`; where jobs use it:
+                 outside SLURM);
                  these three once per tensor-product kernel in --kernels (`-oeq`: OpenEquivariance);
   - `compiled-first`, `compiled`, `small-compiled`, when --compile: `compile: true` (NequIP's
                  torch.compile through `synpretrain.compile_cache`): the first job of the model
@@ -182,8 +182,8 @@ def empty_compile_caches(work: Path) -> None:
 
 def small_warm(work: Path, name: str, files: tuple[Path, Path], cfg: dict, training_block: dict) -> dict:
     """The small job forked from the warm server (`synpretrain.warm`), once the server is up: the
-    first run, which may start it, is not counted.  Only where jobs use the server (not on a GPU
-    machine, not inside SLURM): elsewhere the case would be two more cold small jobs."""
+    first run, which may start it, is not counted.  Only where jobs use the server (not inside
+    SLURM): elsewhere the case would be two more cold small jobs."""
     run_case(work, f"{name}-first", 1, files, cfg, training_block, warm=True)
     return run_case(work, name, 1, files, cfg, training_block, warm=True)
 
