@@ -130,3 +130,27 @@ def test_a_model_trained_warm_equals_one_trained_in_a_fresh_interpreter(tmp_path
         histories[kind], logs[kind] = training.read_history(out), (tmp_path / f"{kind}.log").read_text()
     assert "warm start: forked from server" in logs["warm"] and "warm start" not in logs["cold"]
     pd.testing.assert_frame_equal(histories["warm"], histories["cold"], rtol=0, atol=0)
+
+
+def test_preload_imports_openequivariance_where_jobs_use_it_and_survives_its_failure(monkeypatch, capsys):
+    """Where a CUDA GPU and OpenEquivariance are there, the server imports it too; an import that
+    fails there is reported and left to the jobs (here: usable, but no such module)."""
+    from synpretrain import nequip_models
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")           # what preload sets: undone afterwards
+    imported = []
+    real_import = warm.importlib.import_module
+
+    def recording(name):
+        imported.append(name)
+        return real_import(name)
+
+    monkeypatch.setattr(warm.importlib, "import_module", recording)
+    monkeypatch.setattr(nequip_models, "openequivariance_usable", lambda: False)
+    warm.preload()
+    assert imported == list(warm.PRELOAD)
+    monkeypatch.setattr(nequip_models, "openequivariance_usable", lambda: True)
+    monkeypatch.setitem(sys.modules, "openequivariance", None)       # an import of it raises ImportError
+    warm.preload()
+    assert imported[-1] == "openequivariance"
+    assert "warm server: openequivariance not preloaded (ModuleNotFoundError" in capsys.readouterr().out

@@ -159,8 +159,8 @@ def _start_server(path: Path) -> socket.socket:
 # ---- the server's side -----------------------------------------------------------------------
 
 
-def serve(path: Path, idle_s: float = IDLE_S) -> None:
-    """Import PRELOAD, then fork one child per job until `idle_s` pass without one."""
+def preload() -> None:
+    """Import PRELOAD, and OpenEquivariance where the jobs will use it; refuse if CUDA started."""
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # a CUDA probe must not start CUDA
     for name in PRELOAD:
         importlib.import_module(name)
@@ -175,9 +175,13 @@ def serve(path: Path, idle_s: float = IDLE_S) -> None:
             importlib.import_module("openequivariance")
         except Exception as error:  # the jobs import it themselves, and say why it fails
             print(f"warm server: openequivariance not preloaded ({type(error).__name__}: {error})", flush=True)
-
     if torch.cuda.is_initialized():
         raise SystemExit("CUDA started during the imports: a forked job could not use it")
+
+
+def serve(path: Path, idle_s: float = IDLE_S) -> None:
+    """Import what the jobs need (`preload`), then fork one child per job until `idle_s` pass without one."""
+    preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(64)
