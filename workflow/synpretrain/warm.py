@@ -16,9 +16,10 @@ pack's jobs start at the same moment, so there is nothing to save); not switched
 CUDA (it checks), so each forked job starts its own in its own environment (CUDA_VISIBLE_DEVICES,
 MPS); on an H200 a 25-structure fine-tune's fixed cost went 30.1 -> 10.2 s (README "Cost").
 Everywhere else, and whenever the server cannot be reached, the job runs the same module in a
-fresh interpreter, as before: one command, the same numbers (tested).  A job killed by Snakemake closes its socket; its child notices and
-kills its own process group.  A changed synpretrain source, interpreter or set of installed
-packages gets a server of its own (the socket's name is a hash of them).
+fresh interpreter, as before: one command, the same numbers (tested).  A job killed by Snakemake
+closes its socket; its child notices and kills its own process group.  A changed synpretrain
+source, interpreter or set of installed packages gets a server of its own (the socket's name is a
+hash of them).
 """
 from __future__ import annotations
 
