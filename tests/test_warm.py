@@ -39,7 +39,6 @@ def probe(tmp_path, monkeypatch):
     (tmp_path / "mods").mkdir()
     (tmp_path / "mods" / "warm_probe.py").write_text(textwrap.dedent(PROBE))
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     monkeypatch.delenv(warm.SWITCH, raising=False)
     return {**os.environ, "PYTHONPATH": str(tmp_path / "mods"), "PROBE_VALUE": "seen"}
 

@@ -3,8 +3,8 @@
 # what issue 9 asks to measure that no CPU can, most wanted first, each step capped so a slow one
 # cannot starve the rest. Every step writes its JSON and log as it goes (a killed step keeps the cases
 # it finished); OUT gets three files, refreshed after each step: steps.txt (one line a step),
-# session.tar.gz (every step's log and JSON, gpu.txt, the training jobs' logs) and, at the end, gpu.json (the steps' JSONs
-# merged, for the forecast). Three files, not a dozen: a lent machine returns at most eight.
+# session.tar.gz (every step's log and JSON, gpu.txt, the training jobs' logs) and, at the end,
+# gpu.json (the steps' JSONs merged, for the forecast). Three, not a dozen: a lent machine returns 8.
 #
 #   bash tests/benchmarks/gpu_wheels.sh                       # here: .whl (git-ignored)
 #   OUT=/some/dir BUDGET_S=540 bash tests/benchmarks/gpu_session.sh    # there, .whl carried along
@@ -65,8 +65,9 @@ bench() {  # NAME CAP_S BENCH-ARGS...: one bench run into STAGE/NAME.json
 
 # 0. The device MD engine's tests on the GPU: forces, CUDA graph replay = eager steps, thermostat,
 #    a killed run's resume (to the bit on a CPU; on CUDA within float32 atomics' run-to-run noise), with
-#    CUDA graphs (on a CPU they run without). pytest: the image's. On an H200: 16 passed in 33 s.
-capped md_device_tests 90 "$PYTHON" -m pytest -q -p no:cacheprovider tests/test_md_device.py
+#    CUDA graphs (on a CPU they run without). pytest: the image's, in one process (pyproject.toml's
+#    addopts ask for pytest-xdist's workers). On an H200: 16 passed in 33 s.
+capped md_device_tests 90 "$PYTHON" -m pytest -q -p no:cacheprovider -o addopts="" tests/test_md_device.py
 # 1. Training with OpenEquivariance (the default where installed): 1 job, 6 packed, 6 packed under MPS
 #    (the workflow's own daemon start/stop), the small job's fixed cost, cold and forked from the warm server.
 bench oeq 320 --only prepared,packed,small --kernels openequivariance --jobs 6 --mps
@@ -81,5 +82,6 @@ bench e3nn 150 --only prepared,packed --kernels e3nn --jobs 6
 bench compiled 200 --only compiled --compile --kernels e3nn
 
 "$PYTHON" tests/benchmarks/merge_bench.py "${jsons[@]}" --out "$OUT/gpu.json" \
-  --note "tests/benchmarks/gpu_session.sh, BUDGET_S=$BUDGET_S, $(tr '\n' ' ' <"$STAGE/gpu.txt")" | tee -a "$OUT/steps.txt"
+  --note "tests/benchmarks/gpu_session.sh, BUDGET_S=$BUDGET_S, $(tr '\n' ' ' <"$STAGE/gpu.txt")" |
+  tee -a "$OUT/steps.txt"
 echo "gpu_session.sh: $((SECONDS - start)) s" | tee -a "$OUT/steps.txt"
