@@ -153,3 +153,28 @@ def test_preload_imports_openequivariance_where_jobs_use_it_and_survives_its_fai
     warm.preload()
     assert imported[-1] == "openequivariance"
     assert "warm server: openequivariance not preloaded (ModuleNotFoundError" in capsys.readouterr().out
+
+
+FORK_AFTER_PRELOAD = """
+import os, signal, sys, torch
+from synpretrain import warm
+warm.preload()
+pid = os.fork()
+if pid == 0:  # a job: its own threads, then a parallel reduction
+    torch.set_num_threads(2)
+    signal.alarm(30)  # hung in an OpenMP barrier: killed (SIGALRM) instead
+    print("child sum:", float(torch.ones(4_000_000).sum()), flush=True)
+    os._exit(0)
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm start is Linux-only")
+def test_a_job_forked_after_preload_runs_parallel_operations():
+    """The server may import but not compute: a child forked after OpenMP ran (a parallel tensor
+    operation with more than one thread) hangs in its own first parallel region."""
+    two = {key: "2" for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}  # a 2-thread job's
+    env = {**os.environ, **two, "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
+    done = subprocess.run([sys.executable, "-c", FORK_AFTER_PRELOAD], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "child sum: 4000000.0" in done.stdout, done.stdout + done.stderr

@@ -58,7 +58,9 @@ done
 python - "$work/run" <<'PY'
 import json, sys
 from pathlib import Path
+import yaml
 run = Path(sys.argv[1])
+epochs = yaml.safe_load(Path("tests/data/slurm.yaml").read_text())["training"]["direct"]["max_epochs"]
 # packs: two jobs, one SLURM job, running at the same time
 for pack in ("direct-0", "finetune-0"):
     record = json.loads((run / f"results/packs/{pack}.json").read_text())
@@ -73,10 +75,10 @@ import pandas as pd
 for seed in (1, 2):
     model = run / f"results/models/direct/c-real/n4/seed{seed}"
     summary = json.loads((model / "training.json").read_text())
-    assert summary["epochs"] == 7000, summary
+    assert summary["epochs"] == epochs, summary
     # every attempt logs to its own csv/version_<k>; a resumed one starts after epoch 0
     firsts = [int(pd.read_csv(f)["epoch"].min()) for f in sorted(model.glob("csv/version_*/metrics.csv"))]
-    assert len(firsts) >= 2 and firsts[0] == 0 and all(0 < f < 7000 for f in firsts[1:]), firsts
+    assert len(firsts) >= 2 and firsts[0] == 0 and all(0 < f < epochs for f in firsts[1:]), firsts
     print(f"direct seed {seed}: attempts started at epochs", firsts)
 print("direct training finished after resuming:", {k: summary[k] for k in ("epochs", "best_epoch", "wall_time_s")})
 PY

@@ -31,6 +31,7 @@ from nequip.nn.atomwise import AtomwiseLinear, AtomwiseReduce
 from nequip.nn.embedding import (BesselEdgeLengthEncoding, EdgeLengthNormalizer, NodeTypeEmbed, PolynomialCutoff,
                                  SphericalHarmonicEdgeAttrs)
 
+from .model_builds import shared_while_packaging
 from .nequip_config import ARCHITECTURES, DEFAULT_ARCHITECTURE
 
 R_MAX_BUFFER = "_rmax_recip"  # the only weight-like tensor that depends on r_max
@@ -69,6 +70,7 @@ def live_irreps(features: o3.Irreps, edge_irreps: o3.Irreps, num_layers: int) ->
 
 
 @model_builder
+@shared_while_packaging
 def NequIP056Model(r_max: float, type_names: list[str], num_layers: int, l_max: int, parity: bool, num_features: int,
                    radial_mlp_depth: int, radial_mlp_width: int, num_bessels: int, bessel_trainable: bool,
                    polynomial_cutoff_p: int, avg_num_neighbors: float | None = None,
@@ -146,6 +148,7 @@ def _parent(package_path: str, mtime_ns: int, size: int) -> tuple[float, float, 
 
 
 @model_builder
+@shared_while_packaging
 def NequIPGNNModelFromPackage(package_path: str, architecture: str = DEFAULT_ARCHITECTURE,
                               avg_num_neighbors: float | None = None, **hyperparameters):
     """The `architecture` model of `hyperparameters` with every weight taken from the model in

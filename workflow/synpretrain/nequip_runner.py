@@ -41,7 +41,10 @@ def train_and_package(out_dir: Path, package: Path, overrides: list[str], phases
     from nequip.scripts import package as nequip_package
     from nequip.scripts import train as nequip_train
 
+    from .model_builds import one_network_per_package, remember_activation_moments
+
     phases["import_s"] = time.perf_counter() - clock
+    remember_activation_moments()
     sys.argv = ["nequip-train", "-cp", str(out_dir), "-cn", CONFIG_NAME, f"hydra.run.dir={out_dir}", *overrides]
     print("$ " + " ".join(sys.argv), flush=True)
     try:
@@ -55,7 +58,8 @@ def train_and_package(out_dir: Path, package: Path, overrides: list[str], phases
         print(f"nequip-train finished without writing {best}", file=sys.stderr)
         return 1
     print(f"$ nequip-package build {best} {package}", flush=True)
-    nequip_package.main(args=["build", str(best), str(package)])
+    with one_network_per_package():
+        nequip_package.main(args=["build", str(best), str(package)])
     phases["package_s"] = time.perf_counter() - clock - phases["import_s"] - phases["train_s"]
     return 0
 
