@@ -18,9 +18,10 @@ from fixtures import TINY_MODEL, TINY_TRAINING, lcbop_training_split
 from synpretrain import nequip_config, training, warm
 
 PROBE = """
-import os, sys, time
+import gc, os, sys, time
 from pathlib import Path
 print("nequip already imported:", "nequip.scripts.train" in sys.modules)
+print("gc-frozen objects:", gc.get_freeze_count() > 0)
 print("server:", os.getppid(), "cwd:", os.getcwd(), "PROBE_VALUE:", os.environ.get("PROBE_VALUE"), "args:", sys.argv[1:])
 import torch
 print("threads:", torch.get_num_threads())
@@ -70,6 +71,7 @@ def test_a_job_forks_from_the_warm_server_with_its_own_environment(tmp_path, pro
     assert code == 3
     assert "warm start: forked from server" in text
     assert "nequip already imported: True" in text
+    assert "gc-frozen objects: True" in text  # out of the job's garbage collections
     assert f"cwd: {os.getcwd()} PROBE_VALUE: seen args: ['3', 'x y']" in text
     assert "threads: 2" in text
     server = text.split("server: ")[1].split()[0]
@@ -78,6 +80,7 @@ def test_a_job_forks_from_the_warm_server_with_its_own_environment(tmp_path, pro
     # a fresh interpreter (warm_start off): the same job, without the imports done
     code, cold = run_probe(tmp_path, probe, ["3", "x y"], warm_=False)
     assert code == 3 and "warm start" not in cold and "nequip already imported: False" in cold
+    assert "gc-frozen objects: False" in cold
     assert "PROBE_VALUE: seen args: ['3', 'x y']" in cold
 
 

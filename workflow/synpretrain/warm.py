@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib
 import json
@@ -183,6 +184,10 @@ def preload() -> None:
 def serve(path: Path, idle_s: float = IDLE_S) -> None:
     """Import what the jobs need (`preload`), then fork one child per job until `idle_s` pass without one."""
     preload()
+    # the imports' objects out of reach of the garbage collector: a job's collections would walk them
+    # all, and touching them copies the server's memory pages into the job (copy-on-write)
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(64)
