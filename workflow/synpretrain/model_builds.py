@@ -28,11 +28,12 @@ _building = False  # a shared builder is running
 
 
 def remember_activation_moments() -> None:
-    """Make e3nn's `moment` compute each (plain function, power, dtype, device) once per process.
+    """Make e3nn's `moment` compute each (function, power, dtype, device) once per process.
 
     e3nn draws the samples from a generator seeded with 0, so the moment is a constant of its
-    arguments and the remembered value is the one e3nn would compute (to the bit).  Modules (whose
-    moment depends on their weights) are always computed.  Idempotent."""
+    arguments and the remembered value is the one e3nn would compute (to the bit).  Remembered
+    only for builtins and functions without a closure (NequIP's activations); a module or a
+    closure, whose result can change with its state, is computed every time.  Idempotent."""
     from e3nn.math import _normalize_activation as e3nn_normalize
     from e3nn.util.default_type import explicit_default_types
 
@@ -43,7 +44,8 @@ def remember_activation_moments() -> None:
 
     @functools.wraps(compute)
     def moment(f, n, dtype=None, device=None):
-        if not isinstance(f, (types.FunctionType, types.BuiltinFunctionType)):
+        if not (isinstance(f, types.BuiltinFunctionType)
+                or isinstance(f, types.FunctionType) and f.__closure__ is None):
             return compute(f, n, dtype=dtype, device=device)
         dtype, device = explicit_default_types(dtype, device)
         key = (f, n, dtype, str(torch.device(device)))
