@@ -162,7 +162,9 @@ def _start_server(path: Path) -> socket.socket:
 
 
 def preload() -> None:
-    """Import PRELOAD, and OpenEquivariance where the jobs will use it; refuse if CUDA started."""
+    """Import PRELOAD, and OpenEquivariance where the jobs will use it; refuse if CUDA started.
+    Imports only: a job forked after a parallel tensor operation ran here hangs in its own first
+    one (OpenMP is not fork-safe; test_a_job_forked_after_preload_runs_parallel_operations)."""
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # a CUDA probe must not start CUDA
     for name in PRELOAD:
         importlib.import_module(name)
