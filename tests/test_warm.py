@@ -176,8 +176,7 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 def test_a_job_forked_after_preload_runs_parallel_operations():
     """The server may import but not compute: a child forked after OpenMP ran (a parallel tensor
     operation with more than one thread) hangs in its own first parallel region."""
-    two = {key: "2" for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}  # a 2-thread job's
-    env = {**os.environ, **two, "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
+    env = {**training.thread_env(2), "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}  # a 2-thread job's environment
     done = subprocess.run([sys.executable, "-c", FORK_AFTER_PRELOAD], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and "child sum: 4000000.0" in done.stdout, done.stdout + done.stderr

@@ -24,7 +24,6 @@ import types
 import torch
 
 _packaging: dict | None = None  # the networks built so far, inside `one_network_per_package`
-_building = False  # a shared builder is running
 
 
 def remember_activation_moments() -> None:
@@ -76,17 +75,18 @@ def shared_while_packaging(builder):
     (a fine-tune's, which loads weights into it) is never reused."""
     @functools.wraps(builder)
     def build(*args, **kwargs):
-        global _building
-        if _packaging is None or _building:
+        global _packaging
+        shared = _packaging
+        if shared is None:
             return builder(*args, **kwargs)
         key = (builder.__qualname__, repr(args), repr(sorted(kwargs.items())), torch.get_default_dtype(),
                torch.initial_seed())
-        if key not in _packaging:
-            _building = True
+        if key not in shared:
+            _packaging = None  # the builds inside this one are its own
             try:
-                _packaging[key] = builder(*args, **kwargs)
+                shared[key] = builder(*args, **kwargs)
             finally:
-                _building = False
-        return _packaging[key]
+                _packaging = shared
+        return shared[key]
 
     return build
