@@ -147,7 +147,8 @@ def test_graph_steps_equal_eager_steps_and_a_failed_capture_steps_eagerly(nequip
 
     atoms = amorphous_carbon(seed=4)
     log = io.StringIO()
-    graphs = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=True, log=log)
+    graphs = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=True, log=log,
+                            compiled=False)
     eager = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=False)
     for _ in range(3):
         graphs.advance(7)
@@ -161,6 +162,53 @@ def test_graph_steps_equal_eager_steps_and_a_failed_capture_steps_eagerly(nequip
     tolerance = max(same_run_tolerance(nequip_calc), 1e-9)
     np.testing.assert_allclose(graphs.atoms.positions, eager.atoms.positions, rtol=0, atol=tolerance)
     np.testing.assert_allclose(graphs.atoms.get_momenta(), eager.atoms.get_momenta(), rtol=0, atol=tolerance)
+
+
+def test_a_compiled_model_steps_as_the_model_does(nequip_calc):
+    """`compiled`: the model traced and compiled for the run's slots (40 are too few: the first
+    frame runs again with more, and the model is compiled for those) steps as the model does, with
+    CUDA graphs where there is CUDA."""
+    import io
+
+    atoms = amorphous_carbon(seed=5)
+    log = io.StringIO()
+    compiled = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, log=log, slots=40,
+                              compiled=True)
+    slots = compiled.neighbours.capacity
+    assert slots > 40 and compiled.compiled_forces is not None
+    assert f"device MD: compiled model for {slots} neighbour slots" in log.getvalue()
+    assert "compiled model for 40 " not in log.getvalue()                # not compiled for slots that overflowed
+    plain = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=False, slots=slots,
+                           compiled=False)
+    assert plain.compiled_forces is None
+    for _ in range(2):
+        compiled.advance(10)
+        plain.advance(10)
+    np.testing.assert_allclose(compiled.atoms.positions, plain.atoms.positions, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(compiled.atoms.get_momenta(), plain.atoms.get_momenta(), rtol=0, atol=1e-5)
+    assert compiled.energy == pytest.approx(plain.energy, rel=1e-6)
+
+
+def test_a_model_that_fails_to_compile_runs_as_is_and_the_log_says_so(nequip_calc, monkeypatch):
+    import io
+
+    from synpretrain import md_device
+
+    def fails(self, model, data):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(md_device.CompiledForces, "__init__", fails)
+    atoms = amorphous_carbon(seed=6)
+    log = io.StringIO()
+    stepper = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=False, log=log,
+                             compiled=True)
+    plain = DeviceLangevin(nequip_calc, atoms.copy(), HeatingProtocol(seed=2), None, cuda_graphs=False,
+                           slots=stepper.neighbours.capacity)
+    assert "compiling the model failed (RuntimeError: no C++ compiler); the model runs as is" in log.getvalue()
+    assert stepper.compiled_forces is None and not stepper.use_compiled
+    stepper.advance(5)
+    plain.advance(5)
+    np.testing.assert_allclose(stepper.atoms.positions, plain.atoms.positions, rtol=0, atol=0)
 
 
 def test_thermostat_holds_the_target_temperature(nequip_calc):

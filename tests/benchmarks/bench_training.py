@@ -203,22 +203,33 @@ def under_mps(measure, work: Path):
     return measured
 
 
-def md_speed(package: Path, start_atoms, engine: str, steps: int, work: Path) -> dict:
+def md_speed(package: Path, start_atoms, spec: str, steps: int, work: Path) -> dict:
+    """One MD run of `spec`: an md.engine, for `torch` with options after "+": `compile` or
+    `nocompile` (md.compile true or false; else auto) and `e3nn` (the e3nn kernels, not OpenEquivariance)."""
     from synpretrain.evaluation import md_engine
     from synpretrain.md_stability import HeatingProtocol, run
 
+    engine, *options = spec.split("+")
+    unknown = set(options) - {"compile", "nocompile", "e3nn"}
+    if unknown:
+        raise ValueError(f"--md-engines: {spec!r} has unknown options {sorted(unknown)} (compile, nocompile, e3nn)")
+    compiled = True if "compile" in options else False if "nocompile" in options else "auto"
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with open(work / f"md-{engine}.log", "w") as log:
-        stepper, description = md_engine(package, engine, work, log)
+    with open(work / f"md-{spec}.log", "w") as log:
+        stepper, description = md_engine(package, engine, work, log, compiled,
+                                         kernel="e3nn" if "e3nn" in options else "auto")
         protocol = HeatingProtocol(ramp_ps=steps / 2000, hold_ps=steps / 2000, frame_every_ps=steps / 10000, seed=1)
         run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)  # warm-up (lazy init, compiling)
         setup_s = time.perf_counter() - t0
         rows, summary = run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)
-    result = {"engine": description, "jobs": 1, "steps": summary["steps_this_attempt"], "steps_per_s": summary["steps_per_s"],
-              "setup_s": round(setup_s, 1), "finite": bool(np.isfinite(rows[-1]["epot_per_atom"])),
+    running = getattr(stepper, "running", None)    # the torch engine's run: whether its model ran compiled
+    result = {"engine": description, "compiled": bool(running and running.compiled_forces is not None),
+              "kernel": "e3nn" if "e3nn" in options else "auto", "jobs": 1, "steps": summary["steps_this_attempt"],
+              "steps_per_s": summary["steps_per_s"], "setup_s": round(setup_s, 1),
+              "finite": bool(np.isfinite(rows[-1]["epot_per_atom"])),
               **step_parts(stepper.calc, start_atoms)}
-    print(f"  MD {engine}: {result}", flush=True)
+    print(f"  MD {spec}: {result}", flush=True)
     return result
 
 
@@ -231,7 +242,7 @@ def md_packed(package: Path, start_atoms, engine: str, steps: int, work: Path, j
     with GpuSampler() as gpu, multiprocessing.get_context("spawn").Pool(jobs) as pool:
         runs = pool.starmap(md_speed, [(package, start_atoms, engine, steps, work / f"md{jobs}-{k}") for k in range(jobs)])
     rates = [r["steps_per_s"] for r in runs]
-    result = {"engine": runs[0]["engine"], "jobs": jobs, "mps": bool(os.environ.get("CUDA_MPS_PIPE_DIRECTORY")),
+    result = {"engine": runs[0]["engine"], "compiled": runs[0]["compiled"], "kernel": runs[0]["kernel"], "jobs": jobs, "mps": bool(os.environ.get("CUDA_MPS_PIPE_DIRECTORY")),
               "steps_per_s": round(float(np.mean(rates)), 2), "steps_per_s_per_device": round(float(np.sum(rates)), 2),
               "gpu_busy_percent_whole_jobs": gpu.busy_percent(), "runs": runs}
     print(f"  MD {engine} x{jobs}: {result['steps_per_s']} steps/s per run, {result['steps_per_s_per_device']} per device",
@@ -289,7 +300,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--compile", action="store_true", help="also measure compiled training (compile: true)")
     parser.add_argument("--kernels", default="e3nn",
                         help="tensor-product kernels of the prepared/packed/small cases (e3nn,openequivariance)")
-    parser.add_argument("--md-engines", default="torch,eager", help="MD engines (md.engine values, comma-separated)")
+    parser.add_argument("--md-engines", default="torch,torch+nocompile,eager",
+                        help="MD engines (md.engine values, comma-separated; torch+nocompile, torch+e3nn: see md_speed)")
     parser.add_argument("--md-jobs", default="1",
                         help="MD runs at once on the device (comma-separated: one case each; an MD pack)")
     parser.add_argument("--mps", action="store_true",
@@ -424,10 +436,10 @@ def print_table(result: dict) -> None:
               f"{c['fixed_s']:>9.1f}{c.get('job_wall_s', float('nan')):>8.1f}{c['first_epoch_extra_s'] or float('nan'):>14.1f}")
     for m in result["md"]:
         if m.get("jobs", 1) > 1:
-            print(f"MD {m['engine']}, {m['jobs']} runs at once: {m['steps_per_s']} steps/s per run, "
+            print(f"MD {m['engine']}{', compiled' * m.get('compiled', False)}, {m['jobs']} runs at once: {m['steps_per_s']} steps/s per run, "
                   f"{m['steps_per_s_per_device']} per device")
             continue
-        print(f"MD {m['engine']}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s; per step: graph "
+        print(f"MD {m['engine']}{', compiled' * m.get('compiled', False)}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s; per step: graph "
               f"{m['graph_ms']} ms, model {m['model_ms']} ms)")
 
 

@@ -63,23 +63,24 @@ bench() {  # NAME CAP_S BENCH-ARGS...: one bench run into STAGE/NAME.json
     --out "$STAGE/$name.json" "$@"
 }
 
-# 0. The device MD engine's tests on the GPU: forces, CUDA graph replay = eager steps, thermostat,
-#    a killed run's resume (to the bit on a CPU; on CUDA within float32 atomics' run-to-run noise), with
-#    CUDA graphs (on a CPU they run without). pytest: the image's, in one process (pyproject.toml's
-#    addopts ask for pytest-xdist's workers). On an H200: 16 passed in 33 s.
-capped md_device_tests 90 "$PYTHON" -m pytest -q -p no:cacheprovider -o addopts="" tests/test_md_device.py
-# 1. Training with OpenEquivariance (the default where installed): 1 job, 6 packed, 6 packed under MPS
-#    (the workflow's own daemon start/stop), the small job's fixed cost, cold and forked from the warm server.
-bench oeq 320 --only prepared,packed,small --kernels openequivariance --jobs 6 --mps
-# 2. MD: the device engine (one CUDA graph per step) against ASE's, one run and two at once, + MPS;
-#    MD runs the model of an earlier training case; the small e3nn job first should step 1 have made none.
+# 0. The device MD engine's tests on the GPU: forces, CUDA graph replay = eager steps, the compiled
+#    model = the model, thermostat, a killed run's resume (to the bit on a CPU; on CUDA within float32
+#    atomics' run-to-run noise), with CUDA graphs (on a CPU they run without). pytest: the image's, in
+#    one process (pyproject.toml's addopts ask for pytest-xdist's workers). On an H200: 16 passed in 33 s
+#    before the compiled model's tests.
+capped md_device_tests 120 "$PYTHON" -m pytest -q -p no:cacheprovider -o addopts="" tests/test_md_device.py
+# 1. The small job's fixed cost with OpenEquivariance (the default where installed), cold and forked
+#    from the warm server.
+bench small 120 --only small --kernels openequivariance
+# 2. MD of its model (of a small e3nn job's, should step 1 have made none): the device engine with the
+#    model compiled (md.compile auto on a GPU), not compiled, and compiled with e3nn's kernels.
 md_cases=md
 compgen -G "$WORK/*/model.nequip.zip" >/dev/null || md_cases=small,md
-bench md 170 --only "$md_cases" --kernels e3nn --md-engines torch,eager --md-jobs 1,2 --mps
-# 3. The e3nn rows of the same model (where OpenEquivariance is absent, `auto` trains with these).
-bench e3nn 150 --only prepared,packed --kernels e3nn --jobs 6
-# 4. Compiled training (compile once per architecture, synpretrain.compile_cache), if time is left.
-bench compiled 200 --only compiled --compile --kernels e3nn
+bench md 240 --only "$md_cases" --kernels e3nn --md-steps 1000 --md-engines torch,torch+nocompile,torch+e3nn
+# 3. Compiled training (compile once per architecture, synpretrain.compile_cache), as time allows.
+bench compiled 240 --only compiled --compile --kernels e3nn
+# Measured at commit 9fb9588 (resources/benchmarks/h200.json), not repeated here: 1 job, 6 packed and
+# 6 under MPS with OpenEquivariance (--only prepared,packed --jobs 6 --mps), MD packs (--md-jobs 1,2).
 
 "$PYTHON" tests/benchmarks/merge_bench.py "${jsons[@]}" --out "$OUT/gpu.json" \
   --note "tests/benchmarks/gpu_session.sh, BUDGET_S=$BUDGET_S, $(tr '\n' ' ' <"$STAGE/gpu.txt")" |

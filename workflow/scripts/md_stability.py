@@ -39,13 +39,15 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     # K runs on one GPU (a slot on a workstation, a pack under SLURM), through MPS with resources.mps
     with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu, shared_gpu(gpu, snakemake.params.mps) as mps:
         print(f"GPU: {gpu}; MPS: {mps}; SLURM job: {os.environ.get('SLURM_JOB_ID')}", flush=True)
-        engine, description = md_engine(snakemake.input.package, md["engine"], work, log)
+        engine, description = md_engine(snakemake.input.package, md["engine"], work, log, md["compile"])
         rows, summary = run(start, engine, protocol, cutoff=md["coordination_cutoff"],
                             high=md["high_coordination"], progress=bar, checkpoint=checkpoint)
     bar.close()
     with atomic_path(snakemake.output.frames) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-    summary.update(model=snakemake.wildcards.model, start_index=index, n_atoms=len(start), engine=description, gpu=gpu,
+    running = getattr(engine, "running", None)  # md.engine torch: whether its model ran compiled
+    summary.update(model=snakemake.wildcards.model, start_index=index, n_atoms=len(start), engine=description,
+                   compiled_model=bool(running and running.compiled_forces is not None), gpu=gpu,
                    mps=mps, slurm_job_id=os.environ.get("SLURM_JOB_ID"), started_unix=round(started_unix, 3),
                    finished_unix=round(time.time(), 3), wall_time_s=round(time.perf_counter() - clock, 2))
     os.replace(checkpoint.trajectory, snakemake.output.trajectory)

@@ -45,14 +45,17 @@ def compile_for_ase(package: str | Path, output: str | Path, device: str, log=No
     return output
 
 
-def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None):
+def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None, compiled: bool | str | None = "auto",
+              kernel: str = "auto"):
     """What an MD run steps with (`md_stability.run`; README "Cost" has the speeds):
     `torch`            the whole state on the model's device, BAOAB Langevin, a CUDA graph per step on
                        a GPU (`md_device`); the model with OpenEquivariance kernels where usable;
     `eager`            ASE's Langevin around the package's ASE calculator;
     `openequivariance` the same, with NequIP's fused OpenEquivariance tensor products (CUDA);
     `aotinductor`      the same, `nequip-compile --mode aotinductor` first (cached next to the MD outputs).
-    Returns (engine, description)."""
+    `compiled` (`md.compile`; torch only): the model compiled by Inductor for the run's fixed shapes,
+    `auto` where CUDA graphs replay it.  `kernel` (torch, openequivariance): `auto` (OpenEquivariance
+    where usable) or `e3nn`.  Returns (engine, description)."""
     from .md_device import DeviceEngine
     from .md_stability import AseEngine
     from .nequip_models import OPENEQUIVARIANCE, openequivariance_usable
@@ -69,13 +72,16 @@ def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None):
                                                     chemical_species_to_atom_type_map=True)
         return AseEngine(calc), f"aotinductor on {device}"
     calc = load_calculator(package, device)
-    kernels = engine == "openequivariance" or (engine == "torch" and openequivariance_usable())
+    if kernel not in ("auto", "e3nn"):
+        raise ValueError(f"md kernel: {kernel!r} is not auto or e3nn")
+    kernels = engine == "openequivariance" or (engine == "torch" and kernel == "auto" and openequivariance_usable())
     if kernels:
         from nequip.model import modify
 
         calc.model = modify(calc.model, OPENEQUIVARIANCE).to(device)
     if engine == "torch":
-        return DeviceEngine(calc, log=log), f"torch on {device}{' (OpenEquivariance)' if kernels else ''}"
+        stepper = DeviceEngine(calc, log=log, compiled=None if compiled == "auto" else bool(compiled))
+        return stepper, f"torch on {device}{' (OpenEquivariance)' if kernels else ''}"
     return AseEngine(calc), f"{engine} on {device}"
 
 

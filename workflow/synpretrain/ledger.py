@@ -158,7 +158,8 @@ def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | N
     it was measured, and the engine measured: the bench's largest MD pack (`--md-jobs`) that is not
     larger than the config's (`plan.md_packs`), else one run alone, which then holds a whole GPU.
     A packed rate is used only where measured: runs side by side are not assumed to keep their
-    speed.  An engine the bench did not measure is charged the slowest `md.engine` it did, alone."""
+    speed.  For `torch`, the rows of the config's `md.compile` where measured.  An engine the bench
+    did not measure is charged the slowest `md.engine` it did, alone."""
     if not config.get("md"):
         return None, 1, None
     engine = config["md"]["engine"]          # (the schema's default filled in by `validate`)
@@ -169,6 +170,11 @@ def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | N
         return m["engine"].split()[0]
 
     entries = [m for m in measured if engine_of(m) == engine and m.get("jobs", 1) <= pack]
+    if engine == "torch":  # rows of the variant the config runs (md.compile auto: compiled on a GPU), where measured
+        compiled = config["md"].get("compile", "auto")
+        compiled = not bench.get("device", "CPU").startswith("CPU") if compiled == "auto" else compiled
+        variant = [m for m in entries if m.get("compiled", False) == compiled and m.get("kernel", "auto") == "auto"]
+        entries = variant or entries
     with_mps = [m for m in entries if m.get("mps")]
     entries = with_mps if uses_mps(config) and with_mps else [m for m in entries if not m.get("mps")]
     if entries:

@@ -15,6 +15,11 @@ launch per step.  The host sees the state once per frame (analysis, checkpoints)
   count).  Unused slots hold a pair farther apart than r_max, which a NequIP model gives exactly
   zero weight (its cutoff envelope is zero there).  If a step finds more
   pairs than slots, the frame is run again from its start with more slots: never a missed pair.
+- Compiled model (`compiled`, with fixed slots): the model's energy and forces at the run's fixed
+  shapes are traced into one flat graph of tensor operations (`make_fx` unfolds the forces'
+  autograd, as NequIP's training compile does) and compiled by Inductor, which fuses its ~1,500
+  kernels into far fewer; a CUDA graph replays the fused kernels.  The compiled output is checked
+  against the model's on the first structure; a failure is said in the log and the model runs as is.
 - Noise: a counter-based generator (a 32-bit integer hash of seed, step and component), so the
   thermostat's state is the step number: a resumed run continues the same random sequence exactly,
   with or without CUDA graphs, and graph capture needs no generator bookkeeping.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 
 import numpy as np
 import torch
@@ -131,28 +137,65 @@ def model_r_max(calc) -> float:
     raise ValueError("the NequIP calculator has no neighbour-list transform to take r_max from")
 
 
+class CompiledForces:
+    """A model's (energy, forces) for inputs of fixed shapes, as one Inductor-compiled graph."""
+
+    OUTPUTS = [AtomicDataDict.TOTAL_ENERGY_KEY, AtomicDataDict.FORCE_KEY]
+
+    def __init__(self, model, data: dict):
+        from nequip.nn.compile import ListInputOutputWrapper
+        from nequip.utils.fx import nequip_decomp_table
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        self.keys = sorted(data)
+        wrapper = ListInputOutputWrapper(model, self.keys, self.OUTPUTS)
+        inputs = [data[k].clone() for k in self.keys]
+        # fake tensors: an operation whose result depends on the data (and would be baked in) fails
+        traced = make_fx(wrapper, decomposition_table=nequip_decomp_table(), tracing_mode="fake",
+                         _allow_non_fake_inputs=True, _error_on_data_dependent_ops=True)(*inputs)
+        self.function = torch.compile(traced, dynamic=False, fullgraph=True)
+        energy, forces = self(data)
+        expected = model(dict(data))
+        want_energy = expected[AtomicDataDict.TOTAL_ENERGY_KEY].detach().reshape(())
+        want_forces = expected[AtomicDataDict.FORCE_KEY].detach()
+        scale = float(want_forces.abs().max()) + 1e-3
+        energy_error, force_error = float((energy - want_energy).abs()), float((forces - want_forces).abs().max())
+        if energy_error > 1e-5 * abs(float(want_energy)) + 1e-4 or force_error > 1e-4 * scale:
+            raise RuntimeError(f"the compiled model differs from the model: energy by {energy_error:.2e} eV, "
+                               f"forces by up to {force_error:.2e} eV/A")
+
+    def __call__(self, data: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():      # the forces' gradient is in the graph: Inductor compiles it for inference
+            energy, forces = self.function(*[data[k] for k in self.keys])
+        return energy.detach().reshape(()), forces.detach()
+
+
 class DeviceEngine:
     """`md.engine: torch`: a NequIP model (from its ASE calculator) stepped by `DeviceLangevin`.
-    `cuda_graphs`: None = on CUDA devices, where capturing works (else eager, said in the log)."""
+    `cuda_graphs`: None = on CUDA devices, where capturing works (else eager, said in the log);
+    `compiled`: None = where CUDA graphs are used (the compiled model is what they replay)."""
 
     integrator = "baoab-device"
 
-    def __init__(self, calc, cuda_graphs: bool | None = None, log=None):
-        self.calc, self.cuda_graphs, self.log = calc, cuda_graphs, log
+    def __init__(self, calc, cuda_graphs: bool | None = None, log=None, compiled: bool | None = None):
+        self.calc, self.cuda_graphs, self.log, self.compiled = calc, cuda_graphs, log, compiled
 
     def start(self, atoms: Atoms, protocol, rng, saved: dict | None) -> DeviceLangevin:
         """(`rng`, numpy's, drew the initial momenta; the thermostat here has its own counter-based noise.)"""
-        return DeviceLangevin(self.calc, atoms, protocol, saved["rng"] if saved else None, self.cuda_graphs, self.log)
+        self.running = DeviceLangevin(self.calc, atoms, protocol, saved["rng"] if saved else None, self.cuda_graphs,
+                                      self.log, compiled=self.compiled)
+        return self.running
 
 
 class DeviceLangevin:
     """The state of one run on the device, advanced frame by frame (the `run` loop's stepper)."""
 
     def __init__(self, calc, atoms: Atoms, protocol, rng_state: dict | None, cuda_graphs: bool | None = None,
-                 log=None, slots: int | None = None):
+                 log=None, slots: int | None = None, compiled: bool | None = None):
         """`cuda_graphs` None: on a CUDA device.  Graphs need a fixed number of neighbour slots, sized
         from the first structure (or `slots`, which also fixes them without graphs); else the
-        neighbour list has exactly the pairs found."""
+        neighbour list has exactly the pairs found.  `compiled` (None: with graphs on CUDA) needs fixed slots:
+        the model is compiled for them (again when they grow)."""
         self.atoms, self.protocol, self.log = atoms, protocol, log
         self.model = calc.model
         device = next(self.model.parameters()).device
@@ -188,7 +231,9 @@ class DeviceLangevin:
         self.most_pairs = torch.zeros((), dtype=torch.int64, device=device)
         self.graph = None
         self.use_graphs = cuda_graphs if cuda_graphs is not None else device.type == "cuda"
-        if slots is None and self.use_graphs:
+        self.use_compiled = compiled if compiled is not None else self.use_graphs and device.type == "cuda"
+        self.compiled_forces = None
+        if slots is None and (self.use_graphs or self.use_compiled):
             slots = self._room_for(int(NeighbourList(self.cell, n, self.r_max, device)(self.positions)[2]))
         self._set_capacity(slots)
         self._first_forces()
@@ -202,6 +247,7 @@ class DeviceLangevin:
 
     def _set_capacity(self, capacity: int | None) -> None:
         self.neighbours = NeighbourList(self.cell, len(self.atoms), self.r_max, self.positions.device, capacity)
+        self.compiled_forces = None                     # compiled for the old slots: compiled again on first use
 
     def _overflowed(self) -> bool:
         """Whether a step since `most_pairs` was zeroed found more pairs than slots (then: more slots)."""
@@ -212,23 +258,45 @@ class DeviceLangevin:
         return True
 
     def _first_forces(self) -> None:
-        """Energy and forces of the current positions, into new state tensors."""
+        """Energy and forces of the current positions, into new state tensors (and the model
+        compiled for the slots they fit in)."""
         while True:
             self.most_pairs.zero_()
             self.energy_t, self.forces = self._forces(self.positions)
             if not self._overflowed():
-                return
+                break
+        if self.use_compiled and self.compiled_forces is None and self.neighbours.capacity is not None:
+            self._compile()
 
-    def _forces(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _model_input(self, positions: torch.Tensor) -> dict:
         edges, shifts, count = self.neighbours(positions)
         torch.maximum(self.most_pairs, count, out=self.most_pairs)
         data = dict(self.template)
         data[AtomicDataDict.POSITIONS_KEY] = positions.clone()          # the model marks it for autograd
         data[AtomicDataDict.EDGE_INDEX_KEY] = edges
         data[AtomicDataDict.EDGE_CELL_SHIFT_KEY] = shifts
+        return data
+
+    def _forces(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        data = self._model_input(positions)
+        if self.compiled_forces is not None:
+            return self.compiled_forces(data)
         out = self.model(data)
         return (out[AtomicDataDict.TOTAL_ENERGY_KEY].detach().reshape(()),
                 out[AtomicDataDict.FORCE_KEY].detach())
+
+    def _compile(self) -> None:
+        """Compile the model for the current slots (a failure: the model runs as is, said in the log)."""
+        start = time.perf_counter()
+        try:
+            self.compiled_forces = CompiledForces(self.model, self._model_input(self.positions))
+            message = f"compiled model for {self.neighbours.capacity} neighbour slots in {time.perf_counter() - start:.1f} s"
+        except Exception as error:
+            self.use_compiled = False
+            message = f"compiling the model failed ({type(error).__name__}: {str(error)[:300]}); the model runs as is"
+        if self.log is not None:
+            self.log.write(f"device MD: {message}\n")
+            self.log.flush()
 
     def _target_temperature(self) -> torch.Tensor:
         p = self.protocol
