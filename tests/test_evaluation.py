@@ -155,3 +155,33 @@ def test_evaluation_record_merges_meta_metrics_and_training_facts(tmp_path):
     assert sparse["train_wall_time_s"] is None
     diverged = evaluation.evaluation_record(meta, metrics, "t.extxyz", {**training, "nan_in_validation": True})
     assert diverged["nan_in_validation"] is True
+
+
+@pytest.mark.parametrize("engine", ["torch", "openequivariance"])
+def test_a_package_without_openequivariance_runs_md_with_e3nn_kernels_where_the_engine_allows(
+        tmp_path, monkeypatch, model, engine):
+    """A package made where openequivariance was not installed cannot take NequIP's OpenEquivariance
+    modifier (its archive lacks the module: measured on an H200 with a package made on a CPU).  The
+    torch engine then runs the model's e3nn kernels and says so; the openequivariance engine, asked
+    for those kernels by name, fails."""
+    import io
+
+    import nequip.model
+
+    from synpretrain import nequip_models
+
+    def modify(model, modifiers):
+        raise ModuleNotFoundError('No module named "openequivariance" in self-contained archive')
+
+    monkeypatch.setattr(nequip_models, "openequivariance_usable", lambda: True)
+    monkeypatch.setattr(nequip.model, "modify", modify)
+    monkeypatch.setattr(model[0], "model", "the packaged model", raising=False)
+    log = io.StringIO()
+    if engine == "openequivariance":
+        with pytest.raises(ModuleNotFoundError, match="openequivariance"):
+            evaluation.md_engine("model.nequip.zip", engine, tmp_path, log)
+        return
+    stepper, description = evaluation.md_engine("model.nequip.zip", engine, tmp_path, log)
+    assert description == "torch on cpu" and stepper.calc is model[0]
+    assert "OpenEquivariance kernels cannot modify this package" in log.getvalue()
+    assert "e3nn kernels" in log.getvalue()

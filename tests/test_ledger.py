@@ -198,3 +198,29 @@ def test_forecast_charges_an_md_run_a_whole_gpu_unless_its_pack_was_measured():
     config["resources"]["jobs_per_gpu"] = 1                                            # no MD pack
     assert md_packs(config) == {}
     assert md_hours(config, [alone, side_by_side]) == pytest.approx(2 * 3000 / 30 / 3600)
+
+
+def test_forecast_charges_md_at_the_rate_of_the_configs_compile_variant():
+    """md.engine torch: the bench rows of the variant the config runs (md.compile; auto = compiled on
+    a GPU, with the default kernels), else the slowest torch row."""
+    config = small_config(k=1)
+    config["experiments"]["fig4"] = {"target": "real", "sources": ["a"], "pretrain_sizes": [200], "sizes": [10],
+                                     "seeds": [1]}
+    config["figures"] = {"fig4": {"md_seed": 1}}
+    config["md"] = {"engine": "torch", "ramp_ps": 1, "hold_ps": 2, "timestep_fs": 1.0}       # 3000 steps per run
+    plain = {"engine": "torch on cuda (OpenEquivariance)", "compiled": False, "kernel": "auto", "jobs": 1,
+             "steps_per_s": 400.0}
+    compiled = {**plain, "compiled": True, "steps_per_s": 600.0}
+    compiled_e3nn = {**compiled, "engine": "torch on cuda", "kernel": "e3nn", "steps_per_s": 500.0}
+    bench = {"device": "GPU X", "cases": [{"case": "prepared", "jobs": 1, "structures_per_s_per_job": 50.0}]}
+
+    def md_hours(runs, compile_setting="auto", device="GPU X"):
+        config["md"]["compile"] = compile_setting
+        table = forecast(config, {**bench, "device": device, "md": runs}).set_index(["scope", "name"])
+        return table.loc[("stage", "MD stability"), "gpu_hours_max"]
+
+    runs = [plain, compiled_e3nn, compiled]
+    assert md_hours(runs) == pytest.approx(2 * 3000 / 600 / 3600)
+    assert md_hours(runs, False) == pytest.approx(2 * 3000 / 400 / 3600)
+    assert md_hours(runs, "auto", device="CPU: x86_64") == pytest.approx(2 * 3000 / 400 / 3600)
+    assert md_hours([compiled_e3nn, plain]) == pytest.approx(2 * 3000 / 400 / 3600)   # none: the slowest torch row

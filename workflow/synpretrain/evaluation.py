@@ -78,7 +78,14 @@ def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None, 
     if kernels:
         from nequip.model import modify
 
-        calc.model = modify(calc.model, OPENEQUIVARIANCE).to(device)
+        try:
+            calc.model = modify(calc.model, OPENEQUIVARIANCE).to(device)
+        except ModuleNotFoundError as error:  # a package made where openequivariance was not installed
+            if engine != "torch":
+                raise
+            kernels = False
+            if log is not None:
+                log.write(f"OpenEquivariance kernels cannot modify this package ({error}); e3nn kernels\n")
     if engine == "torch":
         stepper = DeviceEngine(calc, log=log, compiled=None if compiled == "auto" else bool(compiled))
         return stepper, f"torch on {device}{' (OpenEquivariance)' if kernels else ''}"

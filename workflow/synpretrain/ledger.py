@@ -158,8 +158,8 @@ def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | N
     it was measured, and the engine measured: the bench's largest MD pack (`--md-jobs`) that is not
     larger than the config's (`plan.md_packs`), else one run alone, which then holds a whole GPU.
     A packed rate is used only where measured: runs side by side are not assumed to keep their
-    speed.  For `torch`, the rows of the config's `md.compile` where measured.  An engine the bench
-    did not measure is charged the slowest `md.engine` it did, alone."""
+    speed.  For `torch`, the rows of the config's `md.compile` where measured (else the slowest of
+    the pack).  An engine the bench did not measure is charged the slowest `md.engine` it did, alone."""
     if not config.get("md"):
         return None, 1, None
     engine = config["md"]["engine"]          # (the schema's default filled in by `validate`)
@@ -178,7 +178,7 @@ def bench_md_rate(config: dict, bench: dict) -> tuple[float | None, int, str | N
     with_mps = [m for m in entries if m.get("mps")]
     entries = with_mps if uses_mps(config) and with_mps else [m for m in entries if not m.get("mps")]
     if entries:
-        best = max(entries, key=lambda m: m.get("jobs", 1))
+        best = max(entries, key=lambda m: (m.get("jobs", 1), -m["steps_per_s"]))  # the largest pack, its slowest
         return float(best["steps_per_s"]), int(best.get("jobs", 1)), engine
     alone = [m for m in measured if m.get("jobs", 1) == 1 and not m.get("mps") and engine_of(m) in MD_ENGINES]
     if not alone:

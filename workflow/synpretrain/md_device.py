@@ -179,11 +179,17 @@ class DeviceEngine:
 
     def __init__(self, calc, cuda_graphs: bool | None = None, log=None, compiled: bool | None = None):
         self.calc, self.cuda_graphs, self.log, self.compiled = calc, cuda_graphs, log, compiled
+        self.running = None
 
     def start(self, atoms: Atoms, protocol, rng, saved: dict | None) -> DeviceLangevin:
-        """(`rng`, numpy's, drew the initial momenta; the thermostat here has its own counter-based noise.)"""
+        """(`rng`, numpy's, drew the initial momenta; the thermostat here has its own counter-based noise.)
+        A run after one of the same cell starts with the slots the last one ended with: no overflows
+        again, and Inductor's cache has the model compiled for them."""
+        last = self.running
+        same_cell = last is not None and len(last.atoms) == len(atoms) and np.allclose(last.atoms.cell, atoms.cell)
+        slots = last.neighbours.capacity if same_cell else None   # (too few for this start: they grow)
         self.running = DeviceLangevin(self.calc, atoms, protocol, saved["rng"] if saved else None, self.cuda_graphs,
-                                      self.log, compiled=self.compiled)
+                                      self.log, slots=slots, compiled=self.compiled)
         return self.running
 
 
