@@ -189,6 +189,19 @@ def test_a_compiled_model_steps_as_the_model_does(nequip_calc):
     assert compiled.energy == pytest.approx(plain.energy, rel=1e-6)
 
 
+def test_a_run_starts_with_the_slots_the_last_run_of_its_cell_ended_with(nequip_calc):
+    """(A heating run's pairs outgrow its first slots; the next run of the same cell, e.g. the bench's
+    measured run after its warm-up, then neither overflows nor compiles again.)"""
+    engine = DeviceEngine(nequip_calc, cuda_graphs=True, compiled=False)   # graphs: fixed slots (on a CPU too)
+    atoms = amorphous_carbon(seed=7)
+    first = engine.start(atoms.copy(), HeatingProtocol(seed=1), None, None)
+    sized = first.neighbours.capacity
+    first._set_capacity(sized + 500)                                     # as if it had grown
+    assert engine.start(atoms.copy(), HeatingProtocol(seed=1), None, None).neighbours.capacity == sized + 500
+    other = amorphous_carbon(n=40, seed=7)                               # another cell: sized afresh
+    assert engine.start(other, HeatingProtocol(seed=1), None, None).neighbours.capacity != sized + 500
+
+
 def test_a_model_that_fails_to_compile_runs_as_is_and_the_log_says_so(nequip_calc, monkeypatch):
     import io
 
