@@ -18,7 +18,9 @@ and measures:
   - `compiled-first`, `compiled`, `small-compiled`, when --compile: `compile: true` (NequIP's
                  torch.compile through `synpretrain.compile_cache`): the first job of the model
                  with empty caches (it compiles), then the same job and the small job loading it;
-  - `md`:        the heating protocol's steps/s with each engine of --md-engines, and where a
+  - `md`:        the heating protocol's steps/s with each engine of --md-engines (`torch` with
+                 its model compiled where md.compile auto compiles it, i.e. on a GPU; `torch+nocompile`,
+                 `torch+compile`, `torch+e3nn` for the other variants), and where a
                  step's time goes (graph = neighbour list on the CPU, model = the model call);
                  with --md-jobs K also K runs at once (an MD pack), steps/s per run and per device;
   - `-mps`, when --mps: the packed cases (training and MD) again as clients of an MPS daemon that
@@ -242,7 +244,8 @@ def md_packed(package: Path, start_atoms, engine: str, steps: int, work: Path, j
     with GpuSampler() as gpu, multiprocessing.get_context("spawn").Pool(jobs) as pool:
         runs = pool.starmap(md_speed, [(package, start_atoms, engine, steps, work / f"md{jobs}-{k}") for k in range(jobs)])
     rates = [r["steps_per_s"] for r in runs]
-    result = {"engine": runs[0]["engine"], "compiled": runs[0]["compiled"], "kernel": runs[0]["kernel"], "jobs": jobs, "mps": bool(os.environ.get("CUDA_MPS_PIPE_DIRECTORY")),
+    result = {"engine": runs[0]["engine"], "compiled": runs[0]["compiled"], "kernel": runs[0]["kernel"], "jobs": jobs,
+              "mps": bool(os.environ.get("CUDA_MPS_PIPE_DIRECTORY")),
               "steps_per_s": round(float(np.mean(rates)), 2), "steps_per_s_per_device": round(float(np.sum(rates)), 2),
               "gpu_busy_percent_whole_jobs": gpu.busy_percent(), "runs": runs}
     print(f"  MD {engine} x{jobs}: {result['steps_per_s']} steps/s per run, {result['steps_per_s_per_device']} per device",
@@ -301,7 +304,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--kernels", default="e3nn",
                         help="tensor-product kernels of the prepared/packed/small cases (e3nn,openequivariance)")
     parser.add_argument("--md-engines", default="torch,torch+nocompile,eager",
-                        help="MD engines (md.engine values, comma-separated; torch+nocompile, torch+e3nn: see md_speed)")
+                        help="MD engines (md.engine values, comma-separated; torch+nocompile, torch+e3nn, "
+                             "torch+compile: see md_speed)")
     parser.add_argument("--md-jobs", default="1",
                         help="MD runs at once on the device (comma-separated: one case each; an MD pack)")
     parser.add_argument("--mps", action="store_true",
@@ -436,10 +440,12 @@ def print_table(result: dict) -> None:
               f"{c['fixed_s']:>9.1f}{c.get('job_wall_s', float('nan')):>8.1f}{c['first_epoch_extra_s'] or float('nan'):>14.1f}")
     for m in result["md"]:
         if m.get("jobs", 1) > 1:
-            print(f"MD {m['engine']}{', compiled' * m.get('compiled', False)}, {m['jobs']} runs at once: {m['steps_per_s']} steps/s per run, "
+            print(f"MD {m['engine']}{', compiled' * m.get('compiled', False)}, {m['jobs']} runs at once: "
+                  f"{m['steps_per_s']} steps/s per run, "
                   f"{m['steps_per_s_per_device']} per device")
             continue
-        print(f"MD {m['engine']}{', compiled' * m.get('compiled', False)}: {m['steps_per_s']} steps/s (set-up {m['setup_s']} s; per step: graph "
+        print(f"MD {m['engine']}{', compiled' * m.get('compiled', False)}: {m['steps_per_s']} steps/s "
+              f"(set-up {m['setup_s']} s; per step: graph "
               f"{m['graph_ms']} ms, model {m['model_ms']} ms)")
 
 

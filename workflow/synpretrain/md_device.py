@@ -296,7 +296,8 @@ class DeviceLangevin:
         start = time.perf_counter()
         try:
             self.compiled_forces = CompiledForces(self.model, self._model_input(self.positions))
-            message = f"compiled model for {self.neighbours.capacity} neighbour slots in {time.perf_counter() - start:.1f} s"
+            seconds = time.perf_counter() - start
+            message = f"compiled model for {self.neighbours.capacity} neighbour slots in {seconds:.1f} s"
         except Exception as error:
             self.use_compiled = False
             message = f"compiling the model failed ({type(error).__name__}: {str(error)[:300]}); the model runs as is"
