@@ -173,7 +173,7 @@ class CompiledForces:
 class DeviceEngine:
     """`md.engine: torch`: a NequIP model (from its ASE calculator) stepped by `DeviceLangevin`.
     `cuda_graphs`: None = on CUDA devices, where capturing works (else eager, said in the log);
-    `compiled`: None = where CUDA graphs are used (the compiled model is what they replay)."""
+    `compiled`: None = where CUDA graphs are used on a CUDA device (the compiled model is what they replay)."""
 
     integrator = "baoab-device"
 
