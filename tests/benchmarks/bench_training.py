@@ -13,7 +13,7 @@ and measures:
   - `packed`:    K jobs at once on the same device, prepared data (K = --jobs);
   - `small`:     a fine-tune-sized job (25 structures): its fixed cost (start-up, statistics, packaging);
   - `small-warm`: the same forked from the warm server (`synpretrain.warm`; where jobs use it:
-                 outside SLURM);
+                 outside SLURM; `--only small` runs it too, `--only small-warm` alone);
                  these three once per tensor-product kernel in --kernels (`-oeq`: OpenEquivariance);
   - `compiled-first`, `compiled`, `small-compiled`, when --compile: `compile: true` (NequIP's
                  torch.compile through `synpretrain.compile_cache`): the first job of the model
@@ -313,7 +313,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls in every training case (GPUs that have it)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument("--tiny", action="store_true", help="a CPU check: 2x8 model, 16 atoms, few structures")
-    parser.add_argument("--only", default="", help="comma-separated cases (extxyz,prepared,packed,small,md,compiled)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated cases (extxyz,prepared,packed,small,small-warm,md,compiled; small: "
+                             "small-warm too)")
     parser.add_argument("--work", default=None, help="scratch folder (default: a temporary one; data is reused)")
     parser.add_argument("--tag", default="", help="appended to the case names (runs sharing a --work)")
     parser.add_argument("--out", default="bench_training.json")
@@ -332,6 +334,8 @@ def main(argv=None) -> dict:
                                           "monitor": training_block["early_stopping"].get("monitor", "forces_rmse")})
     cfg = {"model": model, "element": element, "threads": args.threads}
     cases = set(filter(None, args.only.split(","))) or {"extxyz", "prepared", "packed", "small", "md", "compiled"}
+    if "small" in cases:
+        cases.add("small-warm")
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-training-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -390,7 +394,7 @@ def main(argv=None) -> dict:
                                                                {**b, **small})),
         ]
         if warm_start_usable():
-            plan.append(("small", "cases", lambda b=block, t=tag: small_warm(
+            plan.append(("small-warm", "cases", lambda b=block, t=tag: small_warm(
                 work, f"small-warm{t}", (lmdb["small"], lmdb["val"]), cfg, {**b, **small})))
     plan += [("md", "md", lambda e=engine: md_speed(any_package(work), start_atoms, e, args.md_steps, work))
              for engine in args.md_engines.split(",")]
