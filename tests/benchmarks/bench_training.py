@@ -216,18 +216,17 @@ def md_speed(package: Path, start_atoms, spec: str, steps: int, work: Path) -> d
     if unknown:
         raise ValueError(f"--md-engines: {spec!r} has unknown options {sorted(unknown)} (compile, nocompile, e3nn)")
     compiled = True if "compile" in options else False if "nocompile" in options else "auto"
+    kernel = "e3nn" if "e3nn" in options else "auto"
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(work / f"md-{spec}.log", "w") as log:
-        stepper, description = md_engine(package, engine, work, log, compiled,
-                                         kernel="e3nn" if "e3nn" in options else "auto")
+        stepper, description = md_engine(package, engine, work, log, compiled, kernel)
         protocol = HeatingProtocol(ramp_ps=steps / 2000, hold_ps=steps / 2000, frame_every_ps=steps / 10000, seed=1)
         run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)  # warm-up (lazy init, compiling)
         setup_s = time.perf_counter() - t0
         rows, summary = run(start_atoms, stepper, protocol, cutoff=1.85, collapse_distance=0.0)
-    running = getattr(stepper, "running", None)    # the torch engine's run: whether its model ran compiled
-    result = {"engine": description, "compiled": bool(running and running.compiled_forces is not None),
-              "kernel": "e3nn" if "e3nn" in options else "auto", "jobs": 1, "steps": summary["steps_this_attempt"],
+    result = {"engine": description, "compiled": getattr(stepper, "ran_compiled", False),
+              "kernel": kernel, "jobs": 1, "steps": summary["steps_this_attempt"],
               "steps_per_s": summary["steps_per_s"], "setup_s": round(setup_s, 1),
               "finite": bool(np.isfinite(rows[-1]["epot_per_atom"])),
               **step_parts(stepper.calc, start_atoms)}

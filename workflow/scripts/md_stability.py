@@ -45,9 +45,8 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     bar.close()
     with atomic_path(snakemake.output.frames) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
-    running = getattr(engine, "running", None)  # md.engine torch: whether its model ran compiled
     summary.update(model=snakemake.wildcards.model, start_index=index, n_atoms=len(start), engine=description,
-                   compiled_model=bool(running and running.compiled_forces is not None), gpu=gpu,
+                   compiled_model=getattr(engine, "ran_compiled", False), gpu=gpu,
                    mps=mps, slurm_job_id=os.environ.get("SLURM_JOB_ID"), started_unix=round(started_unix, 3),
                    finished_unix=round(time.time(), 3), wall_time_s=round(time.perf_counter() - clock, 2))
     os.replace(checkpoint.trajectory, snakemake.output.trajectory)

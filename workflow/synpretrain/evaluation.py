@@ -62,6 +62,8 @@ def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None, 
 
     if engine not in MD_ENGINES:
         raise ValueError(f"md.engine: {engine!r} is not one of {', '.join(MD_ENGINES)}")
+    if kernel not in ("auto", "e3nn"):
+        raise ValueError(f"md kernel: {kernel!r} is not auto or e3nn")
     device = default_device()
     if engine == "aotinductor":
         from nequip.integrations.ase import NequIPCalculator
@@ -72,8 +74,6 @@ def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None, 
                                                     chemical_species_to_atom_type_map=True)
         return AseEngine(calc), f"aotinductor on {device}"
     calc = load_calculator(package, device)
-    if kernel not in ("auto", "e3nn"):
-        raise ValueError(f"md kernel: {kernel!r} is not auto or e3nn")
     kernels = engine == "openequivariance" or (engine == "torch" and kernel == "auto" and openequivariance_usable())
     if kernels:
         from nequip.model import modify

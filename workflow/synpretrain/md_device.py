@@ -192,6 +192,11 @@ class DeviceEngine:
                                       self.log, slots=slots, compiled=self.compiled)
         return self.running
 
+    @property
+    def ran_compiled(self) -> bool:
+        """Whether the last run's model runs compiled (not where compiling failed or was off)."""
+        return self.running is not None and self.running.compiled_forces is not None
+
 
 class DeviceLangevin:
     """The state of one run on the device, advanced frame by frame (the `run` loop's stepper)."""
@@ -271,7 +276,7 @@ class DeviceLangevin:
             self.energy_t, self.forces = self._forces(self.positions)
             if not self._overflowed():
                 break
-        if self.use_compiled and self.compiled_forces is None and self.neighbours.capacity is not None:
+        if self.use_compiled and self.compiled_forces is None:     # (compiled runs have fixed slots)
             self._compile()
 
     def _model_input(self, positions: torch.Tensor) -> dict:
