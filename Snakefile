@@ -16,8 +16,11 @@ min_version("9.0")
 LIBRARY = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, LIBRARY)
 import synpretrain
+from synpretrain.scheduler_timers import one_pending_reevaluation
 
 synpretrain.share_with_jobs(LIBRARY)
+# Snakemake 9's scheduler wakes itself more often with every job (synpretrain/scheduler_timers.py)
+one_pending_reevaluation()
 
 
 # The demo is the default. A --configfile replaces it instead of being merged into it, so that
