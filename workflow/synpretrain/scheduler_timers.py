@@ -7,9 +7,8 @@ each timer lives on as a chain that wakes the loop once a second for the rest of
 every pass woken by something else (a job that finished, a job that started) starts one more
 chain. After k jobs, the loop runs ~k passes a second, each one resetting the resources of every
 ready job, checking their inputs' sizes and asking the job selector. In the demo (185 jobs on 2
-cores) the Snakemake process ended with ~170 timer threads and spent 265 CPU-seconds (15 % of
-one core) competing with the jobs; on a cluster with the paper's 1,584 jobs it would spend its
-head node's core on nothing.
+cores) the Snakemake process reached ~170 threads and spent 265 CPU-seconds (15 % of one core)
+competing with the jobs; on a cluster the chains grow with every one of the paper's 1,584 jobs.
 
 `one_pending_reevaluation()` makes the scheduler keep a single pending wake-up: a new one is
 started only when none is pending that fires as early. The loop still wakes at least once per
@@ -21,8 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-
-_PATCHED = "_one_pending_reevaluation"
 
 
 def one_pending_reevaluation() -> bool:
@@ -36,7 +33,7 @@ def one_pending_reevaluation() -> bool:
     except ImportError:
         return False
     original = getattr(JobScheduler, "_schedule_reevalutation", None)
-    if original is None or getattr(original, _PATCHED, False):
+    if original is None or original is schedule_one_reevaluation:
         return False
     setattr(JobScheduler, "_schedule_reevalutation", schedule_one_reevaluation)
     return True
@@ -63,6 +60,3 @@ def schedule_one_reevaluation(scheduler, delay: float) -> None:
     timer = threading.Timer(delay, wake)
     timer.daemon = True
     timer.start()
-
-
-setattr(schedule_one_reevaluation, _PATCHED, True)
