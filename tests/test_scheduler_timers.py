@@ -1,5 +1,4 @@
 """The work-around for Snakemake's self-multiplying scheduler wake-ups (synpretrain.scheduler_timers)."""
-import subprocess
 import sys
 import threading
 import time
@@ -9,52 +8,17 @@ import pytest
 
 from synpretrain.scheduler_timers import schedule_one_reevaluation
 
-LIBRARY = Path(__file__).resolve().parents[1] / "workflow"
-
-# 20 one-line jobs; at the end, the most timers the scheduler had pending at once
-SNAKEFILE = """
-import sys, threading, time
-if config["work_around"]:
-    sys.path.insert(0, {library!r})
-    from synpretrain.scheduler_timers import one_pending_reevaluation
-    assert one_pending_reevaluation()
-
-PEAK = [0]
-
-def watch():
-    while True:
-        PEAK[0] = max(PEAK[0], sum(isinstance(t, threading.Timer) for t in threading.enumerate()))
-        time.sleep(0.02)
-
-threading.Thread(target=watch, daemon=True).start()
-
-rule all:
-    input: expand("step/{{i}}.txt", i=range(20))
-
-rule step:
-    output: "step/{{i}}.txt"
-    shell: "touch {{output}}"
-
-onsuccess:
-    open("timers.txt", "w").write(str(PEAK[0]))
-"""
-
-
-def most_timers_pending(workdir: Path, work_around: bool) -> int:
-    workdir.mkdir()
-    (workdir / "Snakefile").write_text(SNAKEFILE.format(library=str(LIBRARY)))
-    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--quiet", "--config",
-                    f"work_around={work_around}"], cwd=workdir, check=True, capture_output=True)
-    return int((workdir / "timers.txt").read_text())
+sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
+from bench_scheduler import run_once  # noqa: E402
 
 
 @pytest.mark.e2e
-def test_the_scheduler_keeps_one_wake_up_pending_instead_of_one_per_job_event(tmp_path):
+def test_the_scheduler_keeps_one_wake_up_pending_instead_of_one_per_job_event():
     # Snakemake 9.x as pinned: one more timer chain per job event (if this starts to fail, Snakemake
     # has fixed its scheduler and the work-around can go)
-    assert most_timers_pending(tmp_path / "as_is", False) >= 10
+    assert run_once(False, jobs=20, seconds=0, cores=1)["most_timers_pending"] >= 10
     # one pending, and for a moment a second while the first one's thread ends
-    assert most_timers_pending(tmp_path / "work_around", True) <= 2
+    assert run_once(True, jobs=20, seconds=0, cores=1)["most_timers_pending"] <= 2
 
 
 class Scheduler:

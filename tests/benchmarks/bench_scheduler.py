@@ -36,7 +36,7 @@ PEAK = [0]
 def watch():
     while True:
         PEAK[0] = max(PEAK[0], sum(isinstance(t, threading.Timer) for t in threading.enumerate()))
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 threading.Thread(target=watch, daemon=True).start()
 
@@ -63,17 +63,18 @@ onsuccess:
 """
 
 
-def run_once(work_around: bool, args) -> dict:
+def run_once(work_around: bool, jobs: int, seconds: float, cores: int) -> dict:
+    """Run the synthetic workflow once in a temporary folder: wall and CPU seconds, most timers pending."""
     with tempfile.TemporaryDirectory(prefix="bench-scheduler-") as folder:
         workdir = Path(folder)
         (workdir / "Snakefile").write_text(SNAKEFILE.format(
-            library=str(LIBRARY), jobs=args.jobs, seconds=args.seconds))
+            library=str(LIBRARY), jobs=jobs, seconds=seconds))
         # the seeds first, so that the measured run has --jobs ready jobs from its start
         subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--quiet", "all", "--until", "seed",
                         "--config", "work_around=True"], cwd=workdir, check=True, capture_output=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--quiet",
+        subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet",
                         "--config", f"work_around={work_around}"], cwd=workdir, check=True, capture_output=True)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -93,7 +94,7 @@ def main(argv=None) -> None:
     rows = []
     for repeat in range(args.repeats):
         for work_around in (False, True):
-            rows.append(run_once(work_around, args))
+            rows.append(run_once(work_around, args.jobs, args.seconds, args.cores))
             print(rows[-1], flush=True)
     print(f"\n{args.jobs} jobs of sleep {args.seconds} s on {args.cores} cores")
     print("| Snakemake | wall s | CPU s | most wake-up timers pending at once |\n| --- | --- | --- | --- |")
