@@ -3,8 +3,8 @@
 Snakemake's job scheduler (snakemake/scheduling/job_scheduler.py, 9.x) ends every pass of its loop
 by starting a `threading.Timer` that wakes the loop again after the job rate limiter's timespan
 (`--max-jobs-per-timespan`, default 100/1s). The pass that timer wakes starts another timer, so
-each timer lives on as a chain that wakes the loop once a second for the rest of the run, and
-every pass woken by something else (a job that finished, a job that started) starts one more
+each timer lives on as a chain that wakes the loop once a second for as long as jobs are waiting,
+and every pass woken by something else (a job that finished, a job that started) starts one more
 chain. After k jobs, the loop runs ~k passes a second, each one resetting the resources of every
 ready job, checking their inputs' sizes and asking the job selector. In the demo (185 jobs on 2
 cores) the Snakemake process reached ~170 threads and spent 265 CPU-seconds (15 % of one core)
