@@ -6,10 +6,10 @@ self-multiplying wake-ups (`synpretrain.scheduler_timers`; a benchmark, not a te
 
 A synthetic workflow: `--jobs` jobs that each sleep `--seconds` (so they cost no CPU) on `--cores`
 cores, all ready from the start, every job with a resources function and an input file (what
-Snakemake re-evaluates and stats for every waiting job on every pass of its loop). Runs alternate between the two variants on
-the same machine; the table gives wall seconds, the CPU seconds of Snakemake and its children
-(the jobs' `sleep` and shell cost ~2 ms each), and the most wake-up timers Snakemake had pending at
-once.
+Snakemake re-evaluates and stats for every waiting job on every pass of its loop). Runs alternate
+between the two variants on the same machine; the table gives wall seconds, the CPU seconds of
+Snakemake and its children (the jobs' `sleep` and shell cost ~2 ms each), and the most wake-up
+timers Snakemake had pending at once (a watcher thread in the Snakefile).
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args(argv)
     rows = []
-    for repeat in range(args.repeats):
+    for _ in range(args.repeats):
         for work_around in (False, True):
             rows.append(run_once(work_around, args.jobs, args.seconds, args.cores))
             print(rows[-1], flush=True)
