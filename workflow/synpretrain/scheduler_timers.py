@@ -21,6 +21,8 @@ from __future__ import annotations
 import threading
 import time
 
+_LOCK = threading.Lock()  # guards the pending wake-up's due time (one scheduler per process)
+
 
 def one_pending_reevaluation() -> bool:
     """Install the work-around on Snakemake's JobScheduler; True if installed by this call.
@@ -28,10 +30,8 @@ def one_pending_reevaluation() -> bool:
     Does nothing if it is installed already, or if this Snakemake has no such method (the
     scheduler changed: the work-around is then either unneeded or needs to be looked at again).
     """
-    try:
-        from snakemake.scheduling.job_scheduler import JobScheduler
-    except ImportError:
-        return False
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
     original = getattr(JobScheduler, "_schedule_reevalutation", None)
     if original is None or original is schedule_one_reevaluation:
         return False
@@ -42,16 +42,15 @@ def one_pending_reevaluation() -> bool:
 def schedule_one_reevaluation(scheduler, delay: float) -> None:
     """Wake `scheduler`'s loop (release its `_open_jobs`) in `delay` seconds, unless a wake-up
     that fires no later is pending."""
-    lock = scheduler.__dict__.setdefault("_reevaluation_lock", threading.Lock())
     due = time.monotonic() + delay
-    with lock:
+    with _LOCK:
         pending_due = getattr(scheduler, "_reevaluation_due", None)
         if pending_due is not None and pending_due <= due:
             return
         scheduler._reevaluation_due = due
 
     def wake():
-        with lock:
+        with _LOCK:
             # forget this wake-up before the loop runs, so that the pass it starts schedules the next
             if scheduler._reevaluation_due == due:
                 scheduler._reevaluation_due = None
