@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fixtures import TINY_MODEL, TINY_TRAINING, lcbop_training_split
-from synpretrain import nequip_config, training
+from synpretrain import nequip_config, training, warm
 from synpretrain.prepared_data import prepare, prepared_file
 
 MODEL = {**TINY_MODEL, "model_dtype": "float64"}
@@ -25,6 +25,40 @@ def test_unknown_element_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"structure 0 has elements \['C'\].*\['Si'\]"):
         prepare(data / "train.extxyz", tmp_path / "x.lmdb", ["Si"], 3.0)
     assert not (tmp_path / "x.lmdb").exists()          # nothing half-written
+
+
+@pytest.mark.parametrize("warm_start", [True, False], ids=["warm", "cold"])
+def test_the_rules_command_writes_what_prepare_writes(tmp_path, monkeypatch, warm_start):
+    """The prepare_data rule runs `python -m synpretrain.prepared_data`, forked from the warm server
+    where it can: the same structures as `prepare` writes, and a structure of an element the model
+    does not have fails the job, named in its log, with nothing written."""
+    import torch
+
+    from synpretrain.nequip_datasets import PreparedDataset
+
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv(warm.SWITCH, raising=False)
+    data = lcbop_training_split(tmp_path, n_train=5, n_val=2, repeat=(1, 1, 1))
+    prepare(data / "train.extxyz", tmp_path / "direct.lmdb", ["C"], MODEL["r_max"])
+
+    def command(output: str, types: list[str]) -> tuple[int, str]:
+        with open(tmp_path / f"{output}.log", "w") as log:
+            args = [str(data / "train.extxyz"), str(tmp_path / output), str(MODEL["r_max"]), *types]
+            code = warm.run_module("synpretrain.prepared_data", args, log, warm=warm_start)
+        return code, (tmp_path / f"{output}.log").read_text()
+
+    code, log = command("rule.lmdb", ["C"])
+    assert code == 0, log
+    assert ("warm start: forked from server" in log) is warm_start
+    assert f"5 structures, types ['C'], neighbour lists within {MODEL['r_max']:g} Å" in log
+    direct, rule = (PreparedDataset(file_path=str(tmp_path / name)) for name in ("direct.lmdb", "rule.lmdb"))
+    assert len(direct) == len(rule) == 5
+    for index in range(5):
+        a, b = direct[index], rule[index]
+        assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    code, log = command("si.lmdb", ["Si"])
+    assert code != 0 and "structure 0 has elements ['C']" in log
+    assert not (tmp_path / "si.lmdb").exists()
 
 
 def test_training_from_prepared_data_equals_extxyz(tmp_path, monkeypatch):

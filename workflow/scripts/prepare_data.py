@@ -1,11 +1,13 @@
-"""Snakemake script: one labelled extxyz file as a NequIP LMDB dataset at one cut-off."""
-from synpretrain.io import count_frames
-from synpretrain.prepared_data import prepare
-from synpretrain.runlog import progress, rule_log
+"""Snakemake script: one labelled extxyz file as a NequIP LMDB dataset at one cut-off
+(`synpretrain.prepared_data`, forked from the warm server where it can)."""
+from synpretrain.runlog import rule_log
+from synpretrain.warm import run_module
 
 with rule_log(snakemake.log[0], snakemake.threads) as log:
-    bar = progress(count_frames(snakemake.input[0]), "structures", log)
-    n = prepare(snakemake.input[0], snakemake.output[0], list(snakemake.params.symbols),
-                float(snakemake.wildcards.rmax), progress=bar)
-    bar.close()
-    print(f"{n} structures, types {list(snakemake.params.symbols)}, neighbour lists within {snakemake.wildcards.rmax} Å")
+    args = [snakemake.input[0], snakemake.output[0], snakemake.wildcards.rmax, *snakemake.params.symbols]
+    log.write(f"$ python -m synpretrain.prepared_data {' '.join(args)}\n")
+    log.flush()
+    code = run_module("synpretrain.prepared_data", args, log, threads=snakemake.threads,
+                      warm=snakemake.config["resources"]["warm_start"])
+    if code != 0:
+        raise RuntimeError(f"preparing {snakemake.input[0]} failed (exit code {code}); see the log above")

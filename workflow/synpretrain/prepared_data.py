@@ -8,10 +8,16 @@ training config then reads it with no transform at all (`nequip_config.training_
 
 A neighbour list holds the edges within `r_max`, so a prepared file belongs to one cut-off: its
 name says which (`prepared_file`).
+
+The `prepare_data` rule runs this module (`python -m synpretrain.prepared_data`), forked from the
+warm server where it can (`synpretrain.warm`): importing torch and NequIP is most of such a job
+(~7 of its ~9 s on 2 cores for a training file of a few structures).
 """
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from pathlib import Path
 
 import ase.io
@@ -83,3 +89,25 @@ def prepare(extxyz: str | os.PathLike, output: str | os.PathLike, type_names: li
     finally:
         torch.set_default_dtype(previous)
     return count
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m synpretrain.prepared_data EXTXYZ OUTPUT R_MAX TYPE...`: `prepare`, with a
+    progress bar on stderr (the rule's log)."""
+    from .io import count_frames
+    from .runlog import progress
+
+    parser = argparse.ArgumentParser(prog="python -m synpretrain.prepared_data", description=main.__doc__)
+    parser.add_argument("extxyz")
+    parser.add_argument("output")
+    parser.add_argument("r_max", type=float)
+    parser.add_argument("types", nargs="+")
+    args = parser.parse_args(argv)
+    bar = progress(count_frames(args.extxyz), "structures", sys.stderr)
+    count = prepare(args.extxyz, args.output, args.types, args.r_max, progress=bar)
+    bar.close()
+    print(f"{count} structures, types {args.types}, neighbour lists within {args.r_max:g} Å")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,5 @@
-"""Warm start: one process imports torch, Lightning and NequIP once; training and evaluation jobs
-fork from it instead of importing them again.
+"""Warm start: one process imports torch, Lightning and NequIP once; training, evaluation and
+data-preparation jobs fork from it instead of importing them again.
 
 A job that trains or evaluates a NequIP model spends 4-5 s of a laptop core (10-12 s on a GPU
 node) importing torch, Lightning, e3nn and NequIP before it does anything, and a learning curve is
