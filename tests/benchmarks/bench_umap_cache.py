@@ -31,7 +31,7 @@ import json, sys, time
 import numpy as np
 from synpretrain import environments
 if sys.argv[1] == "off":
-    environments.cache_compiled_umap = lambda: 0
+    environments.cache_compiled_umap = lambda: None
 rng = np.random.default_rng(0)
 reference, projected = rng.normal(size=(500, 148)), rng.normal(size=(200, 148))
 start = time.perf_counter()

@@ -67,16 +67,17 @@ def soap_table(frames: Sequence[Atoms], soap: Soap, n_environments: int, label: 
     return np.asarray(vectors), pd.DataFrame(rows)
 
 
-def cache_compiled_umap() -> int:
+def cache_compiled_umap() -> None:
     """Keep the machine code Numba compiles for umap-learn and pynndescent on disk (Numba's own
-    cache), so that a later process loads it instead of compiling again; returns how many of their
-    functions now cache.  umap-learn declares most of its functions `cache=True`, but not the ones
-    a fit and a transform spend their compile time on (the parallel loops of smooth_knn_dist,
-    compute_membership_strengths, fast_knn_indices, submatrix; the layout's epoch): every UMAP job
-    compiled those afresh (tests/benchmarks/bench_umap_cache.py).  The cache sits in the packages'
+    cache), so that a later process loads it instead of compiling again.  umap-learn declares most
+    of its functions `cache=True`, but not the ones a fit and a transform spend their compile time
+    on (the parallel loops of smooth_knn_dist, compute_membership_strengths, fast_knn_indices,
+    submatrix; the layout's epoch): every UMAP job compiled those afresh
+    (tests/benchmarks/bench_umap_cache.py).  The cache sits in the packages'
     `__pycache__` (or `NUMBA_CACHE_DIR`); Numba keys it by source file and CPU, and drops it when
     the package changes.  A function whose cache cannot be placed anywhere keeps compiling in
     memory, as before."""
+    import contextlib
     import importlib
     import sys
 
@@ -87,14 +88,9 @@ def cache_compiled_umap() -> int:
     modules = [m for name, m in list(sys.modules.items())
                if m is not None and name.split(".")[0] in ("umap", "pynndescent")]
     functions = {id(v): v for m in modules for v in vars(m).values() if isinstance(v, Dispatcher)}
-    cached = 0
     for function in functions.values():
-        try:
+        with contextlib.suppress(RuntimeError):  # "no locator available": nowhere writable to keep it
             function.enable_caching()
-        except RuntimeError:  # "no locator available": nowhere writable to keep it
-            continue
-        cached += 1
-    return cached
 
 
 def embed(reference: np.ndarray, projected: Sequence[np.ndarray], seed: int = 0,
