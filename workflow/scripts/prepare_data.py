@@ -5,8 +5,6 @@ from synpretrain.warm import run_module
 
 with rule_log(snakemake.log[0], snakemake.threads) as log:
     args = [snakemake.input[0], snakemake.output[0], snakemake.wildcards.rmax, *snakemake.params.symbols]
-    log.write(f"$ python -m synpretrain.prepared_data {' '.join(args)}\n")
-    log.flush()
     code = run_module("synpretrain.prepared_data", args, log, threads=snakemake.threads,
                       warm=snakemake.config["resources"]["warm_start"])
     if code != 0:

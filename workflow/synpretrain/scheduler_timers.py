@@ -24,19 +24,16 @@ import time
 _LOCK = threading.Lock()  # guards the pending wake-up's due time (one scheduler per process)
 
 
-def one_pending_reevaluation() -> bool:
-    """Install the work-around on Snakemake's JobScheduler; True if installed by this call.
+def one_pending_reevaluation() -> None:
+    """Install the work-around on Snakemake's JobScheduler.
 
-    Does nothing if it is installed already, or if this Snakemake has no such method (the
-    scheduler changed: the work-around is then either unneeded or needs to be looked at again).
+    Does nothing if this Snakemake has no such method (the scheduler changed: the work-around is
+    then either unneeded or needs to be looked at again); installing it twice is harmless.
     """
     from snakemake.scheduling.job_scheduler import JobScheduler
 
-    original = getattr(JobScheduler, "_schedule_reevalutation", None)
-    if original is None or original is schedule_one_reevaluation:
-        return False
-    setattr(JobScheduler, "_schedule_reevalutation", schedule_one_reevaluation)
-    return True
+    if hasattr(JobScheduler, "_schedule_reevalutation"):
+        JobScheduler._schedule_reevalutation = schedule_one_reevaluation
 
 
 def schedule_one_reevaluation(scheduler, delay: float) -> None:

@@ -92,8 +92,6 @@ def run_nequip(out_dir: Path, package_path: Path, overrides: list[str], threads:
         args += ["--only-evaluate"] if only_evaluate else []
         args += ["--device", device] if device else []
         args += overrides
-        log.write(f"$ python -m {RUNNER} {' '.join(args)}\n")
-        log.flush()
         code = run_module(RUNNER, args, log, env=thread_env(threads), threads=threads, warm=warm)
         if code != 0:
             raise RuntimeError(f"training, packaging or evaluation in {out_dir} failed (exit code "

@@ -82,12 +82,13 @@ def socket_path() -> Path:
 
 def run_module(module: str, args: list[str], log, env: dict | None = None, threads: int = 1,
                warm: bool = True) -> int:
-    """Run `python -m module args...` with stdout and stderr to `log` (an open file) and `env`;
-    forked from the warm server where `warm` and `usable()`, else in a fresh interpreter.  Returns
-    the exit code."""
+    """Run `python -m module args...` with stdout and stderr to `log` (an open file, which gets the
+    command first) and `env`; forked from the warm server where `warm` and `usable()`, else in a
+    fresh interpreter.  Returns the exit code."""
     env = dict(os.environ if env is None else env)
+    log.write(f"$ python -m {module} {' '.join(args)}\n")
+    log.flush()
     if warm and usable():
-        log.flush()
         try:
             conn = _connect()
         except OSError as error:  # no server: say so and run cold
