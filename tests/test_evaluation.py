@@ -6,6 +6,7 @@ out by hand here.  The packaged model itself is exercised end to end in test_wor
 """
 from __future__ import annotations
 
+import json
 import math
 
 import ase.io
@@ -185,3 +186,67 @@ def test_a_package_without_openequivariance_runs_md_with_e3nn_kernels_where_the_
     assert description == "torch on cpu" and stepper.calc is model[0]
     assert "OpenEquivariance kernels cannot modify this package" in log.getvalue()
     assert "e3nn kernels" in log.getvalue()
+
+
+# By hand: per-atom energies -14/2 = -7.0 and -30/4 = -7.5 eV/atom, mean -7.25, each 0.25 eV/atom
+# away, so predicting the mean gives 250 meV/atom; zero force: the RMS of the 18 components,
+# (0.5**2 * 4 + sum((k - 5.5)**2 for k in range(12)) / 16) / 18 = (1 + 143 / 16) / 18.
+MEAN_ENERGY_RMSE = 250.0
+ZERO_FORCE_RMSE = math.sqrt((1.0 + 143.0 / 16.0) / 18.0)               # 0.743 eV/A
+
+
+def test_constant_predictors_computed_by_hand(model):
+    metrics = evaluation.evaluate("model.nequip.zip", labelled_frames())
+    assert metrics["energy_rmse_mean_predictor_mev_per_atom"] == pytest.approx(MEAN_ENERGY_RMSE, rel=1e-9)
+    assert metrics["force_rmse_zero_predictor_ev_per_a"] == pytest.approx(ZERO_FORCE_RMSE, rel=1e-9)
+    # the model of the first test beats both
+    assert metrics["energy_rmse_mev_per_atom"] < MEAN_ENERGY_RMSE and metrics["force_rmse_ev_per_a"] < ZERO_FORCE_RMSE
+
+
+def test_the_constant_predictors_score_their_own_metrics(monkeypatch):
+    """The constants are the model metrics of a model that predicts them (same RMSE definitions)."""
+    per_atom_mean = np.mean([e / len(f) for e, f in zip(TRUE_ENERGY, TRUE_FORCES)])
+    constant = KnownErrors(energy_error=[per_atom_mean * len(f) - e for e, f in zip(TRUE_ENERGY, TRUE_FORCES)],
+                           force_error=[-f for f in TRUE_FORCES])
+    monkeypatch.setattr(evaluation, "load_calculator", lambda package, device="cpu": constant)
+    metrics = evaluation.evaluate("model.nequip.zip", labelled_frames())
+    assert metrics["energy_rmse_mev_per_atom"] == pytest.approx(metrics["energy_rmse_mean_predictor_mev_per_atom"])
+    assert metrics["force_rmse_ev_per_a"] == pytest.approx(metrics["force_rmse_zero_predictor_ev_per_a"])
+
+
+def test_a_broken_model_is_flagged_in_table1_and_the_learning_curves(tmp_path, monkeypatch):
+    """A 'model' predicting the mean energy per atom plus noise wider than the per-atom spread, and
+    forces of noise wider than the forces, is marked † in Table 1 and counted in the learning
+    curves; the good model of the tests above is not."""
+    from synpretrain.aggregate import learning_curves, load_evaluations, table1, table_markdown, \
+        worse_than_constant_lines
+
+    per_atom_mean = np.mean([e / len(f) for e, f in zip(TRUE_ENERGY, TRUE_FORCES)])
+    noise = [1.0, -1.5]                                                  # eV/atom; the spread is 0.25
+    broken = KnownErrors(energy_error=[(per_atom_mean + d) * len(f) - e
+                                       for d, e, f in zip(noise, TRUE_ENERGY, TRUE_FORCES)],
+                         force_error=[np.where(np.arange(f.size).reshape(f.shape) % 2, 3.0, -3.0) - f
+                                      for f in TRUE_FORCES])             # +-3 eV/A; RMS force 0.74
+    paths = []
+    for name, calc in (("good", KnownErrors()), ("broken", broken)):
+        monkeypatch.setattr(evaluation, "load_calculator", lambda package, device="cpu", calc=calc: calc)
+        metrics = evaluation.evaluate(f"{name}.nequip.zip", labelled_frames())
+        kind, source = ("direct", "direct") if name == "broken" else ("finetune", "a")
+        meta = {"kind": kind, "source": source, "npre": 0 if kind == "direct" else 8, "target": "t", "n": 5,
+                "seed": 1, "testset": "t", "strategy": "all"}
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(evaluation.evaluation_record(meta, metrics, "t.extxyz",
+                                                                    {"nan_in_validation": False})))
+    runs = load_evaluations(paths)
+    broken_run = runs[runs["kind"] == "direct"].iloc[0]
+    assert broken_run["energy_rmse_mev_per_atom"] > broken_run["energy_rmse_mean_predictor_mev_per_atom"]
+    assert broken_run["energy_worse_than_constant"] and broken_run["force_worse_than_constant"]
+    assert not runs.loc[runs["kind"] == "finetune", "worse_than_constant"].any()
+    table = table1(runs, "t", 8, ["a"], {"a": "A"})
+    assert table.loc[5, "Direct"].endswith("†") and "†" not in table.loc[5, "A"]
+    lines = worse_than_constant_lines(runs)
+    assert [line.split(":")[0] for line in lines] == ["direct/t/n5/seed1 on t"] * 2
+    assert "energy RMSE" in lines[0] and "force RMSE" in lines[1]
+    assert lines[0] in table_markdown(table, "caption", lines)
+    curves = learning_curves(runs).set_index("kind")
+    assert curves.loc["direct", "n_worse_than_constant"] == 1 and curves.loc["finetune", "n_worse_than_constant"] == 0

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synpretrain.aggregate import learning_curves, mark_diverged, read_table
+from synpretrain.aggregate import learning_curves, mark_diverged, mark_worse_than_constant, read_table
 from synpretrain.figures import fig3, fig5, fig6
 
 ENERGY, FORCE = "energy_rmse_mev_per_atom", "force_rmse_ev_per_a"
@@ -105,5 +105,79 @@ def test_fig6_draws_each_strategy_on_the_specialised_and_the_general_test_set(tm
                     np.testing.assert_array_equal(plotted[label].get_ydata(), expected)
                 pretrained = curves[(curves["kind"] == "pretrain") & (curves["testset"] == testset)][f"{short}_best"]
                 assert plotted["pre-trained on a only"].get_ydata()[0] == pretrained.iloc[0]
+    finally:
+        plt.close(fig)
+
+
+def daggers(ax) -> list[tuple[float, float]]:
+    return [(x, y) for line in ax.lines if line.get_marker() == r"$\dagger$"
+            for x, y in zip(line.get_xdata(), line.get_ydata())]
+
+
+def test_points_worse_than_a_constant_predictor_carry_a_dagger(tmp_path):
+    """Direct n = 10 is worse than the mean energy (410 and 420 > 300 meV/atom), fine-tuned n = 30
+    seed 1 worse than zero force (3.0 > 2.0 eV/Å): a † at the point's best of seeds on that metric's
+    axis only, and the title says what † means."""
+    rows = []
+    for seed in (1, 2):
+        for n in (10, 30):
+            rows.append(run("direct", "direct", n, seed, (400.0 if n == 10 else 100.0) + 10 * seed, 1.0))
+            rows.append(run("finetune", "a", n, seed, 50.0, 3.0 if (n, seed) == (30, 1) else 0.5))
+    for row in rows:
+        row["energy_rmse_mean_predictor_mev_per_atom"], row["force_rmse_zero_predictor_ev_per_a"] = 300.0, 2.0
+    runs = mark_diverged(pd.DataFrame(rows))
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    learning_curves(runs).to_csv(tmp_path / "curves.csv", index=False)
+    curves = read_table(tmp_path / "curves.csv")
+    fig = fig3(curves, "t", 100, ["a"], {"a": {"label": "A"}}, str(tmp_path / "fig3.pdf"))
+    try:
+        energy_axis, force_axis = fig.axes[:2]
+        assert daggers(energy_axis) == [(10, 410.0)]                      # at the best of seeds
+        assert daggers(force_axis) == [(30, 0.5)]                         # seed 1 (3.0) worse, best 0.5
+        assert "† = a run worse than a constant predictor" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)
+
+
+def test_no_dagger_without_the_constants(tables, tmp_path):
+    _, curves = tables
+    fig = fig3(curves, "t", 100, ["a", "b"], {}, str(tmp_path / "fig3.pdf"))
+    try:
+        assert daggers(fig.axes[0]) == [] and daggers(fig.axes[1]) == []
+    finally:
+        plt.close(fig)
+
+
+def test_fig5_seed_points_and_fig6_pretrained_line_worse_than_constant_are_marked(tmp_path):
+    rows = []
+    for testset in ("t", "g"):
+        pretrained = run("pretrain", "a", 0, 42, 900.0, 2.0, target="", testset=testset)
+        pretrained["npre"] = 100
+        rows.append(pretrained)
+        for seed in (1, 2):
+            for n in (5, 15):
+                rows.append(run("direct", "direct", n, seed, 100.0, 1.0, testset=testset))
+                for strategy in ("all", "freeze1"):
+                    rows.append(run("finetune", "a", n, seed, 50.0, 2.5 if seed == 2 else 0.5, testset=testset,
+                                    strategy=strategy))
+    for row in rows:
+        row["energy_rmse_mean_predictor_mev_per_atom"], row["force_rmse_zero_predictor_ev_per_a"] = 300.0, 2.0
+    runs = mark_worse_than_constant(mark_diverged(pd.DataFrame(rows)))     # as load_evaluations marks them
+    curves = learning_curves(runs)
+    fig = fig6(curves, "t", "g", "a", 100, {"all": "all", "freeze1": "freeze"},
+               {"label": "A", "color": "#d62728", "family": "ml"}, str(tmp_path / "fig6.pdf"))
+    try:
+        energy_labels = {line.get_label() for line in fig.axes[0].lines}
+        force_labels = {line.get_label() for line in fig.axes[2].lines}
+        assert "pre-trained on a only †" in energy_labels                # 900 > 300 meV/atom
+        assert "pre-trained on a only" in force_labels                  # 2.0 is not worse than 2.0
+    finally:
+        plt.close(fig)
+    umap = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "role": ["reference", "projected"], "set": ["c", "t"]})
+    strategy_all = runs[runs["strategy"] == "all"]
+    fig = fig5(learning_curves(strategy_all), strategy_all, "t", ["a"], [100], {}, umap, {}, 15,
+               str(tmp_path / "fig5.pdf"))
+    try:
+        assert daggers(fig.axes[3]) == [(1.0, 2.5)]                       # the fine-tuned seed 2 only
     finally:
         plt.close(fig)

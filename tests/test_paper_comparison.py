@@ -88,6 +88,7 @@ def test_the_paper_table_satisfies_its_own_claims():
 def test_parse_cell():
     assert parse_cell("61.1 ± 5.4") == (61.1, 5.4, False)
     assert parse_cell("61.1 ± 5.4*") == (61.1, 5.4, True)
+    assert parse_cell("335.0 ± 21.2†") == (335.0, 21.2, False) and parse_cell("9.0 ± 1.0*†") == (9.0, 1.0, True)
     assert parse_cell("439.5 ± 127.9") == (439.5, 127.9, False)
     mean, std, diverged = parse_cell("61.1*")                 # a single run: no std
     assert (mean, diverged) == (61.1, True) and math.isnan(std)

@@ -113,8 +113,18 @@ def evaluation_record(meta: dict, metrics: dict, test_file: str, training: dict)
             "train_wall_time_s": training.get("wall_time_s")}
 
 
+def constant_predictors(e_true: np.ndarray, f_true: list[np.ndarray], n_atoms: np.ndarray) -> dict:
+    """The metrics of the trivial models every trained one must beat: each structure given the
+    test set's mean energy per atom (the RMSE is the spread of the per-atom energies), and zero force
+    (the RMS force component)."""
+    mean = np.mean(np.asarray(e_true, dtype=float) / n_atoms)
+    return {"energy_rmse_mean_predictor_mev_per_atom": per_atom_energy_rmse_mev(mean * n_atoms, e_true, n_atoms),
+            "force_rmse_zero_predictor_ev_per_a": force_component_rmse([np.zeros_like(f) for f in f_true], f_true)}
+
+
 def evaluate(package: str | Path, frames: list[Atoms], device: str = "cpu", progress=None) -> dict:
-    """Energy RMSE (meV/atom) and force component RMSE (eV/Angstrom) on `frames`."""
+    """Energy RMSE (meV/atom) and force component RMSE (eV/Angstrom) on `frames`, and the same
+    metrics of the constant predictors (`constant_predictors`) on them."""
     if not frames:
         raise ValueError("the test set is empty")
     calc = load_calculator(package, device)
@@ -128,6 +138,7 @@ def evaluate(package: str | Path, frames: list[Atoms], device: str = "cpu", prog
     return {
         "energy_rmse_mev_per_atom": per_atom_energy_rmse_mev(e_pred, e_true, n_atoms),
         "force_rmse_ev_per_a": force_component_rmse(f_pred, f_true),
+        **constant_predictors(e_true, f_true, n_atoms),
         "n_structures": int(len(frames)),
         "n_atoms": int(n_atoms.sum()),
         "finite_predictions": finite,

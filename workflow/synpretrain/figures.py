@@ -1,8 +1,9 @@
 """The paper's figures, drawn from the learning-curve table (and, for Figs 4-5, the analyses):
 each is a pure function of its tables, and returns the matplotlib Figure it saved.
 
-Every learning curve is the best of seeds (as the paper plots), with the range over seeds shaded
-and diverged runs marked with a star (the paper's asterisks), never hidden.
+Every learning curve is the best of seeds (as the paper plots), with the range over seeds shaded,
+diverged runs marked with a star (the paper's asterisks) and runs worse than a constant predictor
+with a dagger (Table 1's †, `aggregate`), never hidden.
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, ScalarFormatter  # noqa: E402
+from matplotlib.transforms import ScaledTranslation  # noqa: E402
 
 DIRECT_STYLE = {"label": "Direct", "color": "black", "family": "direct"}
 FALLBACK_COLORS = ["#d62728", "#ffa319", "#6fa8dc", "#77c9a8", "#9467bd", "#8c564b"]
 METRICS = (("energy", "Energy RMSE (meV/atom)"), ("force", "Force RMSE (eV/Å)"))
-SPREAD = "best of seeds (line), range over seeds (band), ★ = a diverged run"
+SPREAD = ("best of seeds (line), range over seeds (band), ★ = a diverged run, "
+          "† = a run worse than a constant predictor")
 
 
 def source_style(name: str, display: dict | None, index: int) -> dict:
@@ -41,7 +44,8 @@ def select(table: pd.DataFrame, **where) -> pd.DataFrame:
 
 
 def draw_curve(ax, rows: pd.DataFrame, short: str, style: dict) -> None:
-    """Best of seeds as a line, the range over seeds as a band, diverged points starred."""
+    """Best of seeds as a line, the range over seeds as a band, diverged points starred, points with
+    a run worse than a constant predictor daggered."""
     if rows.empty:
         return
     ax.plot(rows["n"], rows[f"{short}_best"], **_line_kwargs(style))
@@ -52,6 +56,23 @@ def draw_curve(ax, rows: pd.DataFrame, short: str, style: dict) -> None:
     if not diverged.empty:
         ax.plot(diverged["n"], diverged[f"{short}_best"], linestyle="none", marker="*", markersize=12,
                 color=style["color"], markeredgecolor="black", zorder=5)
+    worse = f"{short}_n_worse_than_constant"
+    worse = rows[rows[worse] > 0] if worse in rows else rows[:0]   # curves tables written before the count: none
+    if not worse.empty:
+        dagger(ax, worse["n"], worse[f"{short}_best"])
+
+
+def dagger(ax, x, y) -> None:
+    """† at each (x, y), up and to the right like Table 1's mark (centred, a star would hide it)."""
+    offset = ScaledTranslation(6 / 72, 6 / 72, ax.figure.dpi_scale_trans)
+    ax.plot(x, y, linestyle="none", marker=r"$\dagger$", markersize=11, color="black", zorder=6,
+            transform=ax.transData + offset)
+
+
+def _pretrained_label(label: str, pretrained: pd.DataFrame, short: str) -> str:
+    """A pre-trained model's line label, with † when it is worse than a constant predictor."""
+    column = f"{short}_n_worse_than_constant"
+    return f"{label} †" if column in pretrained and pretrained[column].iloc[0] > 0 else label
 
 
 def learning_axes(ax, sizes, ylabel: str) -> None:
@@ -149,7 +170,7 @@ def _force_vs_n(ax, table, target: str, testset: str, source: str, npre: int, st
                        & (table["testset"] == testset)]
     if not pretrained.empty:
         ax.axhline(float(pretrained["force_best"].iloc[0]), color=style["color"], linestyle="--", linewidth=1.2,
-                   label="Pre-trained only")
+                   label=_pretrained_label("Pre-trained only", pretrained, "force"))
     learning_axes(ax, _sizes(curves), "Force RMSE (eV/Å)")
     ax.set_title(title, fontsize=10, loc="left")
     ax.legend(frameon=False, fontsize=8)
@@ -251,6 +272,10 @@ def _seed_bars(ax, runs: pd.DataFrame, target: str, sources: list[str], pretrain
                    label=None if style["label"] in labelled else style["label"])
             labelled.add(style["label"])
             ax.plot(np.full(values.size, x), values, "o", color="white", markeredgecolor="black", markersize=3)
+            worse = values[rows["force_worse_than_constant"].astype(bool).to_numpy()] \
+                if "force_worse_than_constant" in rows else values[:0]
+            if worse.size:
+                dagger(ax, np.full(worse.size, x), worse)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([name for name, _ in groups])
     ax.set_xlabel("Number of pre-training structures")
@@ -288,7 +313,7 @@ def fig6(table: pd.DataFrame, target: str, general: str, source: str, npre: int,
                 draw_curve(ax, rows, short, s)
             if not pretrained.empty:
                 ax.axhline(float(pretrained[f"{short}_best"].iloc[0]), color="0.45", linestyle="--", linewidth=1.2,
-                           label=f"pre-trained on {source} only")
+                           label=_pretrained_label(f"pre-trained on {source} only", pretrained, short))
             learning_axes(ax, _sizes(curves), unit)
             if row == 0:
                 kind = "specialised" if testset == target else "general"

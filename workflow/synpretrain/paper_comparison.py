@@ -15,7 +15,7 @@ DIRECT = "Direct"
 SIGMA = 2.0  # a cell disagrees when |ours - paper| > SIGMA x the paper's std
 
 _CELL = re.compile(r"^\s*(?P<mean>[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
-                   r"(?:\s*±\s*(?P<std>[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan))?\s*(?P<star>\*)?\s*$")
+                   r"(?:\s*±\s*(?P<std>[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan))?\s*(?P<star>\*)?(?P<dagger>†)?\s*$")
 
 
 def read_paper_table1(path: str | Path) -> pd.DataFrame:
@@ -29,7 +29,8 @@ def read_paper_table1(path: str | Path) -> pd.DataFrame:
 def parse_cell(cell) -> tuple[float, float, bool]:
     """One cell of our table1.csv -> (mean, std, diverged).
 
-    "61.1 ± 5.4*" -> (61.1, 5.4, True); "61.1" (a single run) -> (61.1, nan, False);
+    "61.1 ± 5.4*" -> (61.1, 5.4, True); "61.1" (a single run) -> (61.1, nan, False); a † (a run
+    worse than a constant predictor, aggregate.table1) is allowed and not returned;
     an empty cell (NaN or "") -> (nan, nan, False). Anything else raises ValueError."""
     if cell is None or (isinstance(cell, float) and np.isnan(cell)) or str(cell).strip() == "":
         return float("nan"), float("nan"), False
