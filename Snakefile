@@ -6,6 +6,7 @@
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -16,6 +17,7 @@ min_version("9.0")
 LIBRARY = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, LIBRARY)
 import synpretrain
+from synpretrain.config import ConfigError, check_yaml, schema_error
 from synpretrain.scheduler_timers import one_pending_reevaluation
 
 synpretrain.share_with_jobs(LIBRARY)
@@ -26,11 +28,15 @@ one_pending_reevaluation()
 # The demo is the default. A --configfile replaces it instead of being merged into it, so that
 # `--configfile config/paper.yaml` never inherits the demo's datasets or labellers.
 if not workflow.overwrite_configfiles:
+    check_yaml("config/config.yaml")  # an edit that breaks its syntax: file and line
 
     configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
+try:
+    validate(config, "config/schema.yaml")  # and fills in the schema's defaults
+except WorkflowError as error:  # a few lines, not the schema and the config
+    raise ConfigError(schema_error(error)) from None
 
 
 report: "workflow/report/workflow.rst"

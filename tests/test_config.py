@@ -8,7 +8,7 @@ import yaml
 from snakemake.utils import validate
 
 from synpretrain import labellers
-from synpretrain.config import ConfigError, check_config, finetune_model, source_model
+from synpretrain.config import ConfigError, check_config, finetune_model, schema_error, source_model
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "config" / "schema.yaml")
@@ -94,23 +94,30 @@ def test_schema_lists_the_options_of_exactly_the_registered_labeller_types():
     assert sorted(types) == sorted(labellers.REGISTRY)
 
 
-@pytest.mark.parametrize("edit, key, message", [
+@pytest.mark.parametrize("edit, message", [
     (lambda c: c["labellers"]["tersoff"].update(kim_modle=c["labellers"]["tersoff"].pop("kim_model")),
-     "['labellers']['tersoff']", "'kim_modle' is not one of ['type', 'chunks', 'display', 'kim_model']"),
-    (lambda c: c["labellers"]["chgnet"].update(path="chgnet.pt"), "['labellers']['chgnet']", "'path' is not one of"),
-    (lambda c: c["labellers"]["lcbop"].pop("potential"), "['labellers']['lcbop']", "'potential' is a required property"),
-    (lambda c: c["labellers"]["xtb"].update(method="GFN1-XTB"), "['labellers']['xtb']['method']", "'GFN1-XTB' is not one of"),
-    (lambda c: c["figures"]["fig5"].pop("umap"), "['figures']['fig5']", "'umap' is a required property"),
-    (lambda c: c["md"]["structure"].pop("dataset"), "['md']['structure']", "'dataset' is a required property"),
-    (lambda c: c["md"]["structure"].update(split="training"), "['md']['structure']['split']", "'training' is not one of"),
+     "labellers.tersoff.kim_modle: unknown key; did you mean `kim_model`? (allowed here: chunks, display, gates, "
+     "kim_model, type)"),
+    (lambda c: c["labellers"]["chgnet"].update(path="chgnet.pt"), "labellers.chgnet.path: unknown key"),
+    (lambda c: c["labellers"]["lcbop"].pop("potential"), "labellers.lcbop: 'potential' is a required property"),
+    (lambda c: c["labellers"]["xtb"].update(method="GFN1-XTB"),
+     "labellers.xtb.method: 'GFN1-XTB' is not one of GFN1-xTB, GFN2-xTB, IPEA1-xTB; did you mean `GFN1-xTB`?"),
+    (lambda c: c["figures"]["fig5"].pop("umap"), "figures.fig5: 'umap' is a required property"),
+    (lambda c: c["md"]["structure"].pop("dataset"), "md.structure: 'dataset' is a required property"),
+    (lambda c: c["md"]["structure"].update(split="training"), "md.structure.split: 'training' is not one of"),
+    (lambda c: c.update(resultz="out"), "resultz: unknown key; did you mean `results`?"),
+    (lambda c: c["training"].update(max_epoch=3), "training.max_epoch: unknown key; did you mean `max_epochs`?"),
+    (lambda c: c["training"].update(max_epochs="many"), "training.max_epochs: 'many' is not of type integer"),
 ], ids=["labeller-option-typo", "option-of-another-type", "labeller-missing-option", "xtb-method",
-        "fig5-needs-umap", "md-structure-needs-dataset", "md-structure-split"])
-def test_schema_errors_name_the_labeller_and_key(edit, key, message):
+        "fig5-needs-umap", "md-structure-needs-dataset", "md-structure-split", "top-level-typo", "training-typo",
+        "wrong-type"])
+def test_schema_errors_are_a_line_naming_the_key_and_what_is_allowed(edit, message):
     config = load(DEMO)
     edit(config)
     with pytest.raises(Exception) as error:
         validate(config, SCHEMA)
-    assert message in str(error.value) and f"On instance{key}" in str(error.value)
+    short = schema_error(error.value)
+    assert short.startswith(message) and len(short.splitlines()) == 1, short
 
 
 def test_an_unknown_labeller_type_passes_the_schema_and_is_named_by_check_config():
@@ -243,3 +250,32 @@ def test_generation_composition_and_driving_potential_are_checked():
     validate(config, SCHEMA)
     with pytest.raises(ConfigError, match="targets.c-real.labeller|experiments.fig"):   # now a Si-C target of C models
         check_config(config)
+
+
+def test_a_yaml_syntax_error_names_file_and_line(tmp_path):
+    from synpretrain.config import check_yaml
+
+    path = tmp_path / "broken.yaml"
+    path.write_text("datasets:\n  a: [1, 2\n  b: 3\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml, line 3, column 4: expected ',' or ']'"):
+        check_yaml(str(path))
+    check_yaml(DEMO)
+
+
+def test_planned_split_sizes_and_the_size_check():
+    """What a generated dataset can hold follows from its generate block and split (an upper
+    bound: gates may drop frames); a size beyond it fails at start naming the key."""
+    from synpretrain.plan import check_sizes, split_sizes
+
+    config = load(DEMO)
+    validate(config, SCHEMA)
+    spec = config["datasets"]["c-synth"]
+    gen = spec["generate"]
+    runs = len(gen["densities"]) * len(gen["anneal_temperatures"])
+    per_run = int(gen["melt_ps"] + gen["quench_ps"] + gen["anneal_ps"]) + 1 - int(spec["min_time"])
+    sizes = split_sizes(config, "c-synth")
+    assert sum(sizes.values()) == runs * per_run and sizes["test"] == spec["split"]["test_size"]
+    check_sizes(config)
+    config["experiments"]["fig3"]["pretrain_sizes"] = [sizes["train"] + 1]
+    with pytest.raises(ConfigError, match=rf"experiments.fig3.pretrain_sizes: {sizes['train'] + 1} training"):
+        check_sizes(config)

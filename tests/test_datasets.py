@@ -124,7 +124,7 @@ def test_c_gap_17_load_atoms_copy_marks_dimers_by_detailed_ct(tmp_path):
     published = DATA / "c-gap-17-load-atoms.extxyz"
     frames, split = datasets.read_c_gap_17(published, E0_CARBON, val_size=1)
     raw = ase.io.read(published, ":")
-    assert [a.info["source_index"] for a in frames] == [0, 1, 2, 3, 4]    # the 2 dimers (1, 3) dropped
+    assert [a.info["source_index"] for a in frames] == [0, 2, 4, 5, 6]    # positions in the file: the dimers 1, 3 dropped
     kept = [raw[i] for i in (0, 2, 4, 5, 6)]
     assert [a.info["config_type"] for a in frames] == [a.info["config_type"] for a in kept]
     for atoms, source in zip(frames, kept):
@@ -178,7 +178,7 @@ def test_si_gap_18_from_its_zip(tmp_path):
     frames, split = datasets.read_labelled_set(spec, path)
     assert len(frames) == 22                                          # the free atom and the far one dropped
     for atoms in frames:
-        i = atoms.info["source_index"] + 2
+        i = atoms.info["source_index"]          # its position in the file
         assert atoms.get_potential_energy() == pytest.approx(-4.5 * len(atoms) + 0.01 * i)
         assert set(atoms.get_chemical_symbols()) == {"Si"}
     assert len(split.test) == 2 and len(split.val) == 2 and len(split.train) == 18
@@ -187,7 +187,7 @@ def test_si_gap_18_from_its_zip(tmp_path):
 def test_missing_energy_reference_names_the_element(tmp_path):
     path = fixtures.si_gap_18_zip(tmp_path / "si.zip", n=4)
     spec = {"format": "si-gap-18", "energy_reference": {"C": -148.3}, "split": {"test_size": 1, "val_size": 0}}
-    with pytest.raises(KeyError, match=r"structure 0: no reference energy for element\(s\) \['Si'\]"):
+    with pytest.raises(KeyError, match=r"structure 2: no reference energy for element\(s\) \['Si'\]"):
         datasets.read_labelled_set(spec, path)
 
 
@@ -245,3 +245,19 @@ def test_alchemical_map_turns_each_element_into_its_image():
     assert out.get_potential_energy() == -1.0 and out.positions[1, 0] == pytest.approx(1.9 * 1.2)
     with pytest.raises(ValueError, match="`element` or `map`"):
         alchemical(parent, scale=1.0)
+
+
+def test_c_gap_17_names_structures_by_their_position_in_the_file(tmp_path):
+    """A missing label is reported at its file position (dimers dropped before it do not shift
+    it), and a file of dimers alone says so instead of failing in the split."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    raw = ase.io.read(DATA / "c-gap-17-load-atoms.extxyz", ":")
+    raw[4].calc = SinglePointCalculator(raw[4], forces=raw[4].get_forces())   # no energy
+    ase.io.write(tmp_path / "broken.extxyz", raw, format="extxyz")
+    with pytest.raises(KeyError, match=r"broken.extxyz: structure 4 has no energy label"):
+        datasets.read_c_gap_17(tmp_path / "broken.extxyz", E0_CARBON, val_size=1)
+    dimers = [atoms for atoms in raw if datasets.is_dimer(atoms)]
+    ase.io.write(tmp_path / "dimers.extxyz", dimers, format="extxyz")
+    with pytest.raises(ValueError, match=r"dimers.extxyz: no structures left of 2 read: all 2 are dimers"):
+        datasets.read_c_gap_17(tmp_path / "dimers.extxyz", E0_CARBON, val_size=1)

@@ -28,8 +28,8 @@ def test_model_paths_by_hand():
     assert PRETRAINED.summary("res") == "res/models/pretrain/chgnet/n128/training.json"
     assert DIRECT.eval_file("res", "c-real") == "res/eval/direct/c-dense/n5/seed1/c-real.json"
     assert FINETUNED.md_file("res", "frames") == "res/md/finetune/chgnet/n128/c-real/n10/seed2/stability.csv"
-    assert DIRECT.log() == "logs/train/direct/c-dense/n5/seed1.log"
-    assert FINETUNED.eval_benchmark("c-dense") == "benchmarks/eval/finetune/chgnet/n128/c-real/n10/seed2/c-dense.tsv"
+    assert DIRECT.log("results") == "results/logs/train/direct/c-dense/n5/seed1.log"
+    assert FINETUNED.eval_benchmark("results", "c-dense") == "results/benchmarks/eval/finetune/chgnet/n128/c-real/n10/seed2/c-dense.tsv"
     assert FINETUNED.parent == PRETRAINED and PRETRAINED.parent is None
     assert (FINETUNED.home_testset, DIRECT.home_testset, PRETRAINED.home_testset) == ("c-real", "c-dense", None)
 
@@ -42,8 +42,8 @@ def test_a_rule_pattern_matched_against_a_path_gives_the_model_back(model):
     wildcards = re.fullmatch(regex, model.package("res")).groupdict()
     assert ModelId.from_wildcards(model.stage, wildcards) == model
     assert re.fullmatch(model_regex(), model.path)
-    assert benchmark_model(Path(model.benchmark()).relative_to("benchmarks")) == model.path
-    assert benchmark_model(Path(model.eval_benchmark("x")).relative_to("benchmarks")) == model.path
+    assert benchmark_model(Path(model.benchmark("r")).relative_to("r/benchmarks")) == model.path
+    assert benchmark_model(Path(model.eval_benchmark("r", "x")).relative_to("r/benchmarks")) == model.path
 
 
 def test_the_model_wildcard_matches_model_paths_only():

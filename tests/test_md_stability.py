@@ -142,7 +142,7 @@ def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(tmp_path):
 
     parts = Checkpoint(tmp_path / "b.npz", tmp_path / "b.extxyz", every_ps=0.01)
     with pytest.raises(_Killed):                       # dies in mid-run, some frames after a save
-        run(atoms, _FailsAfter(lcbop(), calls=230, raises=_Killed), protocol, cutoff=C_CUTOFF, checkpoint=parts)
+        run(atoms, _FailsAfter(lcbop(), calls=115, raises=_Killed), protocol, cutoff=C_CUTOFF, checkpoint=parts)
     written = len(ase.io.read(parts.trajectory, ":"))
     assert parts.state.exists() and 4 <= written < 13
     resumed_rows, resumed = run(atoms, lcbop(), protocol, cutoff=C_CUTOFF, checkpoint=parts)

@@ -23,7 +23,7 @@ def test_the_mock_object_is_the_jobs(tmp_path):
     assert job.input.parent == model.parent.package("results")
     assert job.input.test == Layout().labels("c-real", "xtb", "test")
     assert job.params.eval_meta["n"] == 4 and job.params.stage == "finetune"
-    assert job.log[0] == model.log() and job.threads == 1 and job.config["scale"] == "test"
+    assert job.log[0] == model.log("results") and job.threads == 1 and job.config["scale"] == "test"
     with pytest.raises(ValueError, match="needs the wildcards"):
         mock_snakemake("finetune", configfiles=[TINY], workdir=tmp_path, source="lcbop")
 
@@ -43,4 +43,4 @@ def test_a_script_runs_by_hand(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     frames = ase.io.read(tmp_path / Layout().trajectory("c-synth", 1.5, 3000), ":")
     assert len(frames) > 5 and frames[0].info["density"] == 1.5 and len(frames[0]) == 16
-    assert (tmp_path / "logs/generate/c-synth/density-1.5-T-3000.log").exists()
+    assert (tmp_path / "results/logs/generate/c-synth/density-1.5-T-3000.log").exists()

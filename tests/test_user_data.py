@@ -173,7 +173,7 @@ def test_given_e0_and_none(tmp_path):
     source = sic_frames(20)
     path = write(tmp_path / "sic.extxyz", source)
     e0 = {"Si": -150.0, "C": -140.0}
-    frames, _, prov = read_user_dataset([path], {"energy_reference": e0, "elements": ["Si", "C"]})
+    frames, _, prov = read_user_dataset([path], {"energy_reference": e0, "element": ["Si", "C"]})
     assert prov["energy_reference"] == e0 and prov["energy_reference_fitted"] is False
     reference = np.array([sum(e0[s] for s in a.get_chemical_symbols()) for a in source])
     assert np.allclose(energies(frames), energies_of(source, "true_energy") - reference)
@@ -233,7 +233,7 @@ def test_unknown_element(tmp_path):
         atoms.append("O")
         atoms.arrays["forces"][-1] = 0.0
     path = broken(tmp_path, 11, add_oxygen)
-    expect(path, {"elements": ["Si", "C"]}, "structure 11", "['O']", "elements")
+    expect(path, {"element": ["Si", "C"]}, "structure 11", "['O']", "`element`")
     expect(path, {"energy_reference": E0}, "structure 11", "['O']", "energy_reference")
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -66,7 +69,7 @@ def test_all_builds_figure_and_table(tiny_run):
     assert list(table.index) == [2, 4]
     assert list(table.columns) == ["Direct", "Tersoff (KIM)", "LCBOP"]
     for cell in table.to_numpy().ravel():
-        mean, std = (float(x) for x in re.match(r"^([\d.]+) ± ([\d.]+)\*?$", cell).groups())
+        mean, std = (float(x) for x in re.match(r"^([\d.]+) ± ([\d.]+)\*?†?$", cell).groups())
         assert math.isfinite(mean) and mean > 0 and std >= 0
     assert "| n | Direct |" in (results / "tables" / "table1.md").read_text()
     assert r"\begin{tabular}" in (results / "tables" / "table1.tex").read_text()
@@ -101,8 +104,8 @@ def test_training_job_evaluates_its_model_as_the_evaluation_rule_would(tiny_run)
 
     model = "finetune/lcbop/n8/c-real/n4/seed1"
     record = json.loads((tiny_run / f"results/eval/{model}/c-real.json").read_text())
-    assert not (tiny_run / f"benchmarks/eval/{model}/c-real.tsv").exists()      # no job of its own
-    assert "--evaluate" in (tiny_run / f"logs/train/{model}.log").read_text()
+    assert not (tiny_run / f"results/benchmarks/eval/{model}/c-real.tsv").exists()      # no job of its own
+    assert "--evaluate" in (tiny_run / f"results/logs/train/{model}.log").read_text()
     again = evaluate(tiny_run / f"results/models/{model}/model.nequip.zip",
                      read_extxyz(tiny_run / record["test_file"]))
     for key in ("energy_rmse_mev_per_atom", "force_rmse_ev_per_a", "n_structures", "n_atoms"):
@@ -157,7 +160,7 @@ def test_fine_tuned_models_record_their_parent(tiny_run):
     assert summary["n_train"] == 2 and summary["stage"] == "finetune" and summary["seed"] == 1
     config = yaml.safe_load((models / "finetune/lcbop/n8/c-real/n2/seed1/config.yaml").read_text())
     assert nequip_config.trained_model(config)["_target_"] == "synpretrain.nequip_models.NequIPGNNModelFromPackage"
-    assert "fine-tuning " in (tiny_run / "logs/train/finetune/lcbop/n8/c-real/n2/seed1.log").read_text()
+    assert "fine-tuning " in (tiny_run / "results/logs/train/finetune/lcbop/n8/c-real/n2/seed1.log").read_text()
 
 
 def test_a_source_can_be_fine_tuned_at_another_cut_off(tiny_run):
@@ -187,9 +190,9 @@ def test_labels_are_referenced_and_logged(tiny_run):
     summary = json.loads((tiny_run / "results/labels/c-real/xtb/train.json").read_text())
     assert summary["n_labelled"] + summary["n_dropped"] == summary["n_input"] == 8
     assert summary["e_iso"]["C"] < 0          # GFN1-xTB's free C atom
-    log = (tiny_run / "logs/label/c-real/xtb/train.1.log").read_text()
+    log = (tiny_run / "results/logs/label/c-real/xtb/train.1.log").read_text()
     assert "isolated-atom energies" in log and "labelling with xtb" in log
-    assert list((tiny_run / "benchmarks" / "train" / "direct").rglob("*.tsv"))
+    assert list((tiny_run / "results" / "benchmarks" / "train" / "direct").rglob("*.tsv"))
 
 
 def test_training_reads_prepared_data_and_records_its_speed(tiny_run):
@@ -319,3 +322,148 @@ def test_under_the_slurm_profile_cpus_come_from_threads(tmp_path):
     resources = [line for line in text.splitlines() if line.strip().startswith("resources:")]
     assert resources and not any("cpus_per_task" in line for line in resources)
     assert any("slurm_partition=gpu" in line and "runtime=2880" in line for line in resources)  # pre-training: config
+
+
+def own_data_config(tmp_path: Path, **dataset) -> Path:
+    """The own-data example with its extxyz dataset changed (`dataset` keys)."""
+    config = yaml.safe_load((REPO / "config/examples/own-data.yaml").read_text())
+    config["datasets"]["my-dft"]["path"] = str(REPO / config["datasets"]["my-dft"]["path"])
+    config["datasets"]["my-dft"].update(dataset)
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_a_misspelt_energy_key_fails_the_dry_run_in_one_line(tmp_path):
+    """The user's extxyz is read at start: `snakemake -n` stops before any job, naming key and file."""
+    result = snakemake(tmp_path, "-n", "all", configfile=own_data_config(tmp_path, energy_key="dft_energy"))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    lines = [line for line in text.splitlines() if "dft_energy" in line]
+    assert len(lines) == 1 and "sic-gfn1.extxyz: structure 0 has no energy label" in lines[0], text[-3000:]
+    assert "(and 43 more structures)" in lines[0] and "present:" in lines[0]
+
+
+def test_a_failed_jobs_message_reaches_the_console(tmp_path):
+    """The default profile's show-failed-logs: a job's own error (atoms that cannot be placed so far
+    apart, found only when the job draws the cell) is printed where the user looks, not only in
+    the job's log."""
+    config = yaml.safe_load(TINY.read_text())
+    config["datasets"]["c-synth"]["generate"]["min_distance"] = 3.0
+    path = tmp_path / "crowded.yaml"
+    path.write_text(yaml.safe_dump(config))
+    target = "results/data/c-synth/trajectories/density-3-T-3000.extxyz"
+    result = snakemake(tmp_path, target, configfile=path)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "RuntimeError: could not place 16 atoms 3.0 Å apart at 3.0 g/cm3" in text   # the error, one line
+    assert "c-synth: density 3.0 g/cm3, anneal 3000.0 K" in text                       # and the job's log
+
+
+def test_two_configs_in_one_clone_keep_their_own_logs(tmp_path):
+    """Logs, benchmarks and the KIM API's kim.log live in each config's `results` folder: two runs
+    side by side in one working directory share none of them, and nothing lands beside them."""
+    target = "{results}/labels/c-synth/tersoff/val.extxyz"           # tiny.yaml's KIM labeller
+    for results in ("run-a", "run-b"):
+        result = snakemake(tmp_path, target.format(results=results), "--config", f"results={results}")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for results in ("run-a", "run-b"):
+        logs = tmp_path / results / "logs"
+        assert (logs / "label/c-synth/tersoff/val.0.log").read_text().count("labelling with tersoff") >= 1
+        assert (logs / "label/c-synth/tersoff/kim.log").exists()       # beside the job's log
+        assert list((tmp_path / results / "benchmarks" / "generate").rglob("*.tsv"))
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["run-a", "run-b"]
+
+
+def planned_rules(result: subprocess.CompletedProcess) -> set[str]:
+    """The rules a dry run plans (none when there is nothing to be done)."""
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = result.stdout + result.stderr
+    return set() if "Nothing to be done" in text else set(planned_jobs(result)) - {"total"}
+
+
+# what draws and tabulates: the jobs a display setting may rerun (each takes seconds)
+PRESENTATION = {"all", "table1", "fig2", "fig3", "fig4", "fig5", "fig6", "paper_comparison", "compute_ledger",
+                "compute_forecast"}
+COMPUTATION = {"generate_trajectory", "assemble_dataset", "label_chunk", "merge_labels", "train_subset",
+               "prepare_data", "pretrain", "finetune", "finetune_strategy", "direct", "md_stability",
+               "environment_map", "gpu_pack", "md_pack"}
+
+
+@pytest.mark.parametrize("edit, allowed", [
+    (lambda c: c["labellers"]["lcbop"]["display"].update(color="#000000"), PRESENTATION),
+    (lambda c: c["labellers"]["lcbop"]["display"].update(label="LCBOP (LAMMPS)"), PRESENTATION),
+    (lambda c: c.update(figure_note="another note"), PRESENTATION),
+    (lambda c: c["figures"]["fig5"]["umap"].update(colors={"c-synth": "#123456"}), PRESENTATION),
+    (lambda c: c["training"].update(checkpoint_every_s=7, num_workers=0, kernel="e3nn"), set()),
+    (lambda c: c["md"].update(checkpoint_every_ps=0.5), set()),
+    (lambda c: c["resources"].update(warm_start=False), set()),
+], ids=["colour", "label", "figure-note", "umap-colours", "training-scheduling", "md-checkpoints", "warm-start"])
+def test_settings_that_change_no_number_rerun_no_computation(tiny_run, tmp_path, edit, allowed):
+    """On a finished run, a display or scheduling setting plans only jobs that draw or tabulate
+    (or nothing): Snakemake reruns a job whose params change, so no such setting is a param of a
+    computing rule (config.SCHEDULING)."""
+    rules = planned_rules(snakemake(tiny_run, "-n", "all", configfile=write_config(tmp_path / "c.yaml", edit)))
+    assert rules <= allowed, rules - allowed
+
+
+@pytest.mark.parametrize("edit, expected, untouched", [
+    (lambda c: c["training"].update(finetune={"max_epochs": 3}), {"finetune"},
+     {"pretrain", "direct", "label_chunk", "generate_trajectory"}),
+    (lambda c: c["labellers"]["lcbop"].update(potential="C.lcbop"), set(), COMPUTATION),   # the same value
+    (lambda c: c["pretrain"].update(seed=43), {"pretrain", "finetune"}, {"direct", "label_chunk"}),
+    (lambda c: c["labellers"]["xtb"].update(electronic_temperature=900.0), {"label_chunk", "direct", "finetune"},
+     {"generate_trajectory", "pretrain"}),
+], ids=["finetune-epochs", "same-value", "pretrain-seed", "labeller-option"])
+def test_settings_that_change_numbers_rerun_what_depends_on_them(tiny_run, tmp_path, edit, expected, untouched):
+    rules = planned_rules(snakemake(tiny_run, "-n", "all", configfile=write_config(tmp_path / "c.yaml", edit)))
+    assert expected <= rules and not rules & untouched, rules
+
+
+def test_a_killed_snakemake_recovers_with_the_documented_commands(tmp_path):
+    """Snakemake and its jobs killed with SIGKILL mid-training (out of memory, a closed ssh
+    session): `snakemake --unlock`, then the same command, finishes, the training resuming from
+    last.ckpt (docs/troubleshooting.md)."""
+    config = write_config(tmp_path / "long.yaml", lambda c: c["training"].update(max_epochs=60, checkpoint_every_s=0))
+    target = "results/models/direct/c-real/n4/seed1/model.nequip.zip"
+    model = tmp_path / "results/models/direct/c-real/n4/seed1"
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(config), "--cores", "2", target]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while not (model / "last.ckpt").exists():
+            assert first.poll() is None and time.time() < deadline, "the run ended before a checkpoint"
+            time.sleep(1)
+        time.sleep(2)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)       # Snakemake and every job it started
+        first.wait()
+    assert not (model / "model.nequip.zip").exists()
+    again = snakemake(tmp_path, target, configfile=config)
+    locked = again.returncode != 0 and "--unlock" in again.stdout + again.stderr
+    if locked:                                     # the lock of the killed Snakemake: the documented command
+        unlock = snakemake(tmp_path, "--unlock", configfile=config)
+        assert unlock.returncode == 0, unlock.stderr[-2000:]
+        again = snakemake(tmp_path, target, configfile=config)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert (model / "model.nequip.zip").exists()
+    assert "resuming from" in (tmp_path / "results/logs/train/direct/c-real/n4/seed1.log").read_text()
+
+
+def test_a_misspelt_top_level_key_is_a_few_lines(tmp_path):
+    result = snakemake(tmp_path, "-n", "all", configfile=write_config(tmp_path / "typo.yaml",
+                                                                     lambda c: c.update(resultz="out")))
+    text = (result.stdout + result.stderr).strip()
+    assert result.returncode != 0 and len(text.splitlines()) <= 5, text
+    assert "resultz: unknown key; did you mean `results`?" in text
+
+
+def test_sizes_the_data_cannot_hold_fail_the_dry_run(tmp_path):
+    """tiny.yaml's c-synth holds at most 14 training structures: asking for 100 fails at start,
+    not after generation and labelling."""
+    config = write_config(tmp_path / "big.yaml", lambda c: c["experiments"]["fig3"].update(pretrain_sizes=[8, 100]))
+    result = snakemake(tmp_path, "-n", "all", configfile=config)
+    assert result.returncode != 0
+    assert "experiments.fig3.pretrain_sizes: 100 training structures asked for, but dataset 'c-synth' has at most" \
+        in result.stdout + result.stderr

@@ -1,6 +1,6 @@
 """Per-stage time of a finished run, from Snakemake's `benchmark:` files (not a test).
 
-    .venv/bin/python tests/benchmarks/stage_times.py [benchmarks/] [--wall SECONDS]
+    .venv/bin/python tests/benchmarks/stage_times.py [results/benchmarks/] [--wall SECONDS]
 
 Sums each rule family's job wall times (`s` column) and, given the run's wall time, reports how
 busy the cores were. Jobs ran side by side, so the stage sums add up to more than the wall time.
@@ -30,7 +30,7 @@ def stage_of(path: Path, root: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", nargs="?", default="benchmarks")
+    parser.add_argument("folder", nargs="?", default="results/benchmarks")
     parser.add_argument("--wall", type=float, help="the run's wall time in seconds")
     args = parser.parse_args()
     root = Path(args.folder)

@@ -52,7 +52,7 @@ grep "rule_label_chunk" "$work/sbatch.txt" >/dev/null || fail "no labelling job 
 # a job's log is rewritten by each attempt: the last one resumed from last.ckpt, or (killed after its
 # training had finished) restored the finished model; the CSV logs below show the resumed attempts
 for seed in 1 2; do
-  grep -q "resuming from\|restored the finished model" "$work"/run/logs/train/direct/c-real/n4/seed$seed.log \
+  grep -q "resuming from\|restored the finished model" "$work"/run/results/logs/train/direct/c-real/n4/seed$seed.log \
     || fail "direct-training job $seed neither resumed nor restored its model"
 done
 python - "$work/run" <<'PY'

@@ -9,9 +9,9 @@ rule md_stability:
     output:
         **{name: md_pattern(RESULTS, name) for name in ("summary", "frames", "trajectory")},
     log:
-        "logs/md/{model}.log",
+        L.log("md/{model}"),
     benchmark:
-        "benchmarks/md/{model}.tsv"
+        L.benchmark("md/{model}")
     group:
         lambda wc: MD_PACK_OF.get(wc.model)
     conda:
@@ -20,9 +20,7 @@ rule md_stability:
     resources:
         **gpu_resources("md"),
     params:
-        md=lambda wc: config["md"],  # optional: only Fig 4 runs MD
-        jobs_per_gpu=plan.jobs_per_gpu(config),
-        mps=plan.uses_mps(config),
+        md=lambda wc: without(config["md"], SCHEDULING["md"]),  # optional: only Fig 4 runs MD
     script:
         "../scripts/md_stability.py"
 
@@ -35,7 +33,7 @@ rule md_pack:
     output:
         L.pack("{md_pack}"),
     log:
-        "logs/packs/{md_pack}.log",
+        L.log("packs/{md_pack}"),
     group:
         lambda wc: wc.md_pack
     conda:
@@ -53,13 +51,13 @@ rule environment_map:
     output:
         L.umap("{figure}"),
     log:
-        "logs/analysis/umap/{figure}.log",
+        L.log("analysis/umap/{figure}"),
     benchmark:
-        "benchmarks/analysis/umap/{figure}.tsv"
+        L.benchmark("analysis/umap/{figure}")
     conda:
         "../../envs/label.yaml"
     params:
-        spec=lambda wc: config["figures"][wc.figure]["umap"],
+        spec=lambda wc: without(config["figures"][wc.figure]["umap"], ["colors"]),
         reference=lambda wc: config["figures"][wc.figure]["umap"]["reference"],
         projected=lambda wc: config["figures"][wc.figure]["umap"]["projected"],
     script:

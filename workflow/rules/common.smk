@@ -4,13 +4,26 @@ import re
 from pathlib import Path
 
 from synpretrain import plan
-from synpretrain.config import REFERENCE, check_config, elements_of, finetune_model, source_model, stage_training
+from synpretrain.config import (
+    REFERENCE,
+    SCHEDULING,
+    check_config,
+    elements_of,
+    finetune_model,
+    labeller_params,
+    source_model,
+    training_params,
+    without,
+)
 from synpretrain.gpus import job_resources
+from synpretrain.input_files import check_inputs
 from synpretrain.layout import ALL, Layout, ModelId, md_pattern, model_file_pattern, model_regex
 from synpretrain.prepared_data import prepared_file
 from synpretrain.user_data import extxyz_files
 
 check_config(config)
+check_inputs(config)  # every file the config names, and a user's extxyz data, before any job runs
+plan.check_sizes(config)
 
 RESULTS = config["results"]
 L = Layout(RESULTS, config["downloads"])
@@ -63,15 +76,24 @@ def trajectory_files(dataset):
     return [L.trajectory(dataset, d, t) for d in gen["densities"] for t in gen["anneal_temperatures"]]
 
 
+def source_of(spec):
+    """Where a published file comes from (what an acquire job's output depends on)."""
+    return {key: spec.get(key) for key in ("url", "path", "sha256")}
+
+
+def driving_labeller(dataset):
+    """The labeller block a `driving_potential: {labeller: NAME}` runs ASE MD with (what decides
+    its forces), else None."""
+    driver = DATASETS[dataset]["generate"]["driving_potential"]
+    return labeller_params(LABELLERS[driver["labeller"]]) if isinstance(driver, dict) and "labeller" in driver else None
+
+
 def raw_file(dataset):
     """A downloaded dataset's file: cached under downloads/ (a local `path:` of your own extxyz data
     is read in place: the file, or every *.extxyz / *.xyz file of the folder)."""
     spec = DATASETS[dataset]
     if spec.get("format") == "extxyz" and spec.get("path") and not spec.get("url"):
-        try:
-            return [str(p) for p in extxyz_files(spec["path"])]
-        except ValueError as error:
-            raise ValueError(f"datasets.{dataset}.path: {error}") from None
+        return [str(p) for p in extxyz_files(Path(spec["path"]).expanduser())]
     return L.raw(dataset, Path(spec.get("url") or spec["path"]).name)
 
 
@@ -88,9 +110,13 @@ def assemble_inputs(wildcards):
 # --- labels (label.smk) ---------------------------------------------------------
 
 
-def n_chunks(labeller, split):
-    """Parallel jobs for a split: `chunks` for the (large) train split, one for val and test."""
-    return LABELLERS[labeller]["chunks"] if split == "train" else 1
+def n_chunks(dataset, labeller, split):
+    """Parallel jobs for a split: `chunks` for the (large) train split, one for val and test; never
+    more than the structures the split can hold, where the config decides that (no empty jobs)."""
+    if split != "train":
+        return 1
+    planned = plan.split_sizes(config, dataset)
+    return max(1, min(LABELLERS[labeller]["chunks"], planned["train"])) if planned else LABELLERS[labeller]["chunks"]
 
 
 def potential_file(labeller):
@@ -111,7 +137,7 @@ def label_inputs(wildcards):
 
 def label_chunks(ext):
     def files(wildcards):
-        chunks = range(n_chunks(wildcards.labeller, wildcards.split))
+        chunks = range(n_chunks(wildcards.dataset, wildcards.labeller, wildcards.split))
         return [L.label_chunk(wildcards.dataset, wildcards.labeller, wildcards.split, c, ext) for c in chunks]
 
     return files

@@ -3,18 +3,18 @@
 
 rule compute_ledger:
     """Job-, CPU- and GPU-hours, kWh and kg CO2 of this run, per stage and per figure, from the
-    `benchmarks/` files of its jobs (written after everything else of `all`)."""
+    `<results>/benchmarks/` files of its jobs (written after everything else of `all`)."""
     input:
         after=plan.ledger_after(config, L),
         trainings=[job.summary(RESULTS) for job in plan.planned_jobs(config)],
     output:
         report(L.table("compute"), caption="../report/compute.rst", category="Tables"),
     log:
-        "logs/tables/compute.log",
+        L.log("tables/compute"),
     conda:
         "../../envs/analysis.yaml"
     params:
-        benchmarks="benchmarks",
+        benchmarks=L.benchmarks,
         config=config,  # a changed config (watts, packing, experiments) rewrites the ledger
     script:
         "../scripts/compute_ledger.py"
@@ -27,7 +27,7 @@ rule compute_forecast:
     output:
         report(L.table("compute_forecast"), caption="../report/compute_forecast.rst", category="Tables"),
     log:
-        "logs/tables/compute_forecast.log",
+        L.log("tables/compute_forecast"),
     conda:
         "../../envs/analysis.yaml"
     params:

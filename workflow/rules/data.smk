@@ -7,15 +7,16 @@ rule generate_trajectory:
     output:
         L.trajectory("{dataset}", "{density}", "{temperature}"),
     log:
-        "logs/generate/{dataset}/density-{density}-T-{temperature}.log",
+        L.log("generate/{dataset}/density-{density}-T-{temperature}"),
     benchmark:
-        "benchmarks/generate/{dataset}/density-{density}-T-{temperature}.tsv"
+        L.benchmark("generate/{dataset}/density-{density}-T-{temperature}")
     conda:
         "../../envs/md.yaml"
     threads: 1
     params:
-        spec=lambda wc: DATASETS[wc.dataset],
-        labellers=LABELLERS,  # a `driving_potential: {labeller: NAME}` runs ASE MD with it
+        generate=lambda wc: without(DATASETS[wc.dataset]["generate"], ["gates"]),
+        element=lambda wc: DATASETS[wc.dataset]["element"],
+        driver=lambda wc: driving_labeller(wc.dataset),
     script:
         "../scripts/generate_trajectory.py"
 
@@ -25,13 +26,13 @@ rule acquire_dataset:
     output:
         L.raw("{dataset}", "{filename}"),
     log:
-        "logs/acquire/{dataset}/{filename}.log",
+        L.log("acquire/{dataset}/{filename}"),
     wildcard_constraints:
         filename=r"[^/]+",
     conda:
         "../../envs/analysis.yaml"
     params:
-        spec=lambda wc: DATASETS[wc.dataset],
+        spec=lambda wc: source_of(DATASETS[wc.dataset]),
         what=lambda wc: f"datasets.{wc.dataset}",
     script:
         "../scripts/acquire.py"
@@ -47,9 +48,9 @@ rule assemble_dataset:
         test=L.split("{dataset}", "test"),
         summary=L.split_summary("{dataset}"),
     log:
-        "logs/assemble/{dataset}.log",
+        L.log("assemble/{dataset}"),
     benchmark:
-        "benchmarks/assemble/{dataset}.tsv"
+        L.benchmark("assemble/{dataset}")
     conda:
         "../../envs/analysis.yaml"
     params:

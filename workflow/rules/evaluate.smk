@@ -16,9 +16,9 @@ rule evaluate_direct:
     output:
         DIRECT.eval_file(RESULTS, "{testset}"),
     log:
-        DIRECT.eval_log("{testset}"),
+        DIRECT.eval_log(RESULTS, "{testset}"),
     benchmark:
-        DIRECT.eval_benchmark("{testset}")
+        DIRECT.eval_benchmark(RESULTS, "{testset}")
     conda:
         "../../envs/nequip.yaml"
     threads: THREADS
@@ -36,9 +36,9 @@ use rule evaluate_direct as evaluate_finetune with:
     output:
         FINETUNED.eval_file(RESULTS, "{testset}"),
     log:
-        FINETUNED.eval_log("{testset}"),
+        FINETUNED.eval_log(RESULTS, "{testset}"),
     benchmark:
-        FINETUNED.eval_benchmark("{testset}")
+        FINETUNED.eval_benchmark(RESULTS, "{testset}")
     params:
         meta=eval_meta("finetune"),
 
@@ -51,9 +51,9 @@ use rule evaluate_direct as evaluate_finetune_strategy with:
     output:
         FINETUNED_BY_STRATEGY.eval_file(RESULTS, "{testset}"),
     log:
-        FINETUNED_BY_STRATEGY.eval_log("{testset}"),
+        FINETUNED_BY_STRATEGY.eval_log(RESULTS, "{testset}"),
     benchmark:
-        FINETUNED_BY_STRATEGY.eval_benchmark("{testset}")
+        FINETUNED_BY_STRATEGY.eval_benchmark(RESULTS, "{testset}")
     params:
         meta=eval_meta("finetune"),
 
@@ -66,9 +66,9 @@ use rule evaluate_direct as evaluate_pretrain with:
     output:
         PRETRAINED.eval_file(RESULTS, "{testset}"),
     log:
-        PRETRAINED.eval_log("{testset}"),
+        PRETRAINED.eval_log(RESULTS, "{testset}"),
     benchmark:
-        PRETRAINED.eval_benchmark("{testset}")
+        PRETRAINED.eval_benchmark(RESULTS, "{testset}")
     params:
         meta=eval_meta("pretrain"),
 
@@ -82,7 +82,7 @@ rule experiment_table:
         runs=L.experiment_table("{figure}", "runs"),
         curves=L.experiment_table("{figure}", "curves"),
     log:
-        "logs/tables/experiments/{figure}.log",
+        L.log("tables/experiments/{figure}"),
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -97,7 +97,7 @@ rule learning_curves:
         runs=L.table("learning_curve_runs"),
         curves=L.table("learning_curves"),
     log:
-        "logs/tables/learning_curves.log",
+        L.log("tables/learning_curves"),
     conda:
         "../../envs/analysis.yaml"
     script:

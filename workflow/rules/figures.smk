@@ -11,7 +11,7 @@ rule table1:
         md=L.table("table1", "md"),
         tex=L.table("table1", "tex"),
     log:
-        "logs/tables/table1.log",
+        L.log("tables/table1"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -28,7 +28,7 @@ rule fig3:
     output:
         report(L.figure("fig3"), caption="../report/fig3.rst", category="Figures"),
     log:
-        "logs/figures/fig3.log",
+        L.log("figures/fig3"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -46,7 +46,7 @@ rule fig2:
     output:
         report(L.figure("fig2"), caption="../report/fig2.rst", category="Figures"),
     log:
-        "logs/figures/fig2.log",
+        L.log("figures/fig2"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -68,7 +68,7 @@ rule fig4:
     output:
         report(L.figure("fig4"), caption="../report/fig4.rst", category="Figures"),
     log:
-        "logs/figures/fig4.log",
+        L.log("figures/fig4"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -88,7 +88,7 @@ rule fig6:
     output:
         report(L.figure("fig6"), caption="../report/fig6.rst", category="Figures"),
     log:
-        "logs/figures/fig6.log",
+        L.log("figures/fig6"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -110,7 +110,7 @@ rule fig5:
     output:
         report(L.figure("fig5"), caption="../report/fig5.rst", category="Figures"),
     log:
-        "logs/figures/fig5.log",
+        L.log("figures/fig5"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -132,7 +132,7 @@ rule paper_comparison:
         cells=report(L.table("paper_comparison"), caption="../report/paper_comparison.rst", category="Tables"),
         claims=report(L.table("paper_claims"), caption="../report/paper_claims.rst", category="Tables"),
     log:
-        "logs/tables/paper_comparison.log",
+        L.log("tables/paper_comparison"),
     conda:
         "../../envs/analysis.yaml"
     params:

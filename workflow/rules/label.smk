@@ -6,41 +6,43 @@ rule acquire_potential:
     output:
         L.potential("{labeller}", "{filename}"),
     log:
-        "logs/acquire/potentials/{labeller}/{filename}.log",
+        L.log("acquire/potentials/{labeller}/{filename}"),
     wildcard_constraints:
         filename=r"[^/]+",
     conda:
         "../../envs/analysis.yaml"
     params:
-        spec=lambda wc: LABELLERS[wc.labeller],
+        spec=lambda wc: source_of(LABELLERS[wc.labeller]),
         what=lambda wc: f"labellers.{wc.labeller}",
     script:
         "../scripts/acquire.py"
 
 
 rule label_chunk:
-    """Energies (referenced to the labeller's isolated atom) and forces for one chunk."""
+    """Energies (referenced to the labeller's isolated atom) and forces for one chunk, within the
+    labeller's absolute caps (label_gates)."""
     input:
         unpack(label_inputs),
     output:
         frames=temp(L.label_chunk("{dataset}", "{labeller}", "{split}", "{chunk}", "extxyz")),
         summary=temp(L.label_chunk("{dataset}", "{labeller}", "{split}", "{chunk}", "json")),
     log:
-        "logs/label/{dataset}/{labeller}/{split}.{chunk}.log",
+        L.log("label/{dataset}/{labeller}/{split}.{chunk}"),
     benchmark:
-        "benchmarks/label/{dataset}/{labeller}/{split}.{chunk}.tsv"
+        L.benchmark("label/{dataset}/{labeller}/{split}.{chunk}")
     conda:
         "../../envs/label.yaml"
     threads: 1
     params:
-        options=lambda wc: LABELLERS[wc.labeller],
-        n_chunks=lambda wc: n_chunks(wc.labeller, wc.split),
+        options=lambda wc: labeller_params(LABELLERS[wc.labeller]),
+        n_chunks=lambda wc: n_chunks(wc.dataset, wc.labeller, wc.split),
     script:
         "../scripts/label_chunk.py"
 
 
 rule merge_labels:
-    """Concatenate the chunks in order (as text: no re-parsing); report dropped structures."""
+    """Concatenate the chunks in order (as text: no re-parsing), less the split's robust outliers
+    (label_gates); report dropped structures."""
     input:
         frames=label_chunks("extxyz"),
         summaries=label_chunks("json"),
@@ -48,9 +50,11 @@ rule merge_labels:
         frames=L.labels("{dataset}", "{labeller}", "{split}"),
         summary=L.labels_summary("{dataset}", "{labeller}", "{split}"),
     log:
-        "logs/label/{dataset}/{labeller}/{split}.merge.log",
+        L.log("label/{dataset}/{labeller}/{split}.merge"),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        gates=lambda wc: LABELLERS[wc.labeller].get("gates") or {},
     script:
         "../scripts/merge_labels.py"
 
@@ -63,7 +67,7 @@ rule train_subset:
     output:
         L.train_subset("{dataset}", "{labeller}", "{n}"),
     log:
-        "logs/subset/{dataset}/{labeller}/train_n{n}.log",
+        L.log("subset/{dataset}/{labeller}/train_n{n}"),
     conda:
         "../../envs/analysis.yaml"
     script:

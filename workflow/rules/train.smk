@@ -16,9 +16,9 @@ rule prepare_data:
     output:
         prepared_file(f"{RESULTS}/{{stem}}.extxyz", "{rmax}"),
     log:
-        "logs/prepare/{stem}.r{rmax}.log",
+        L.log("prepare/{stem}.r{rmax}"),
     benchmark:
-        "benchmarks/prepare/{stem}.r{rmax}.tsv"
+        L.benchmark("prepare/{stem}.r{rmax}")
     conda:
         "../../envs/nequip.yaml"
     params:
@@ -35,9 +35,9 @@ rule pretrain:
         package=PRETRAINED.package(RESULTS),
         summary=PRETRAINED.summary(RESULTS),
     log:
-        PRETRAINED.log(),
+        PRETRAINED.log(RESULTS),
     benchmark:
-        PRETRAINED.benchmark()
+        PRETRAINED.benchmark(RESULTS)
     group:
         pack_group("pretrain")
     conda:
@@ -50,9 +50,7 @@ rule pretrain:
         seed=PRETRAIN_SEED,
         symbols=lambda wc: type_names(source_dataset(wc.source)),
         model=lambda wc: source_model(config, wc.source),
-        training=stage_training(config, "pretrain"),
-        jobs_per_gpu=plan.jobs_per_gpu(config),
-        mps=plan.uses_mps(config),
+        training=training_params(config, "pretrain"),
     script:
         "../scripts/train.py"
 
@@ -69,9 +67,9 @@ rule finetune:
         summary=FINETUNED.summary(RESULTS),
         evaluation=FINETUNED.eval_file(RESULTS, "{target}"),
     log:
-        FINETUNED.log(),
+        FINETUNED.log(RESULTS),
     benchmark:
-        FINETUNED.benchmark()
+        FINETUNED.benchmark(RESULTS)
     group:
         pack_group("finetune")
     conda:
@@ -84,9 +82,7 @@ rule finetune:
         seed=lambda wc: int(wc.seed),
         symbols=lambda wc: type_names(TARGETS[wc.target]["dataset"]),
         model=lambda wc: finetune_model(config, wc.source),  # the parent's architecture
-        training=stage_training(config, "finetune"),
-        jobs_per_gpu=plan.jobs_per_gpu(config),
-        mps=plan.uses_mps(config),
+        training=training_params(config, "finetune"),
         eval_meta=eval_meta("finetune", home=True),
         strategy=lambda wc: plan.strategy_spec(config, wc.get("strategy", ALL)),
     script:
@@ -99,9 +95,9 @@ use rule finetune as finetune_strategy with:
         summary=FINETUNED_BY_STRATEGY.summary(RESULTS),
         evaluation=FINETUNED_BY_STRATEGY.eval_file(RESULTS, "{target}"),
     log:
-        FINETUNED_BY_STRATEGY.log(),
+        FINETUNED_BY_STRATEGY.log(RESULTS),
     benchmark:
-        FINETUNED_BY_STRATEGY.benchmark()
+        FINETUNED_BY_STRATEGY.benchmark(RESULTS)
 
 
 rule direct:
@@ -114,9 +110,9 @@ rule direct:
         summary=DIRECT.summary(RESULTS),
         evaluation=DIRECT.eval_file(RESULTS, "{target}"),
     log:
-        DIRECT.log(),
+        DIRECT.log(RESULTS),
     benchmark:
-        DIRECT.benchmark()
+        DIRECT.benchmark(RESULTS)
     group:
         pack_group("direct")
     conda:
@@ -129,9 +125,7 @@ rule direct:
         seed=lambda wc: int(wc.seed),
         symbols=lambda wc: type_names(TARGETS[wc.target]["dataset"]),
         model=config["model"],
-        training=stage_training(config, "direct"),
-        jobs_per_gpu=plan.jobs_per_gpu(config),
-        mps=plan.uses_mps(config),
+        training=training_params(config, "direct"),
         eval_meta=eval_meta("direct", home=True),
     script:
         "../scripts/train.py"
@@ -145,7 +139,7 @@ rule gpu_pack:
     output:
         L.pack("{pack}"),
     log:
-        "logs/packs/{pack}.log",
+        L.log("packs/{pack}"),
     group:
         lambda wc: wc.pack
     conda:

@@ -14,6 +14,7 @@ from synpretrain.evaluation import md_engine
 from synpretrain.gpus import claim_gpu, shared_gpu
 from synpretrain.io import atomic_path, read_extxyz, write_json
 from synpretrain.md_stability import Checkpoint, HeatingProtocol, run
+from synpretrain.plan import jobs_per_gpu, uses_mps
 from synpretrain.runlog import progress, rule_log
 
 if "snakemake" not in globals():  # run by hand: python workflow/scripts/md_stability.py model=direct/c-dense/n15/seed1
@@ -22,7 +23,7 @@ if "snakemake" not in globals():  # run by hand: python workflow/scripts/md_stab
     snakemake = script_main("md_stability")
 
 with rule_log(snakemake.log[0], snakemake.threads) as log:
-    md = dict(snakemake.params.md)
+    md = dict(snakemake.config["md"])  # the params hold the part that decides the run (config.SCHEDULING)
     frames = read_extxyz(snakemake.input.structures)
     target = md["structure"].get("density")
     index = 0 if target is None else int(np.argmin([abs(a.info.get("density", np.inf) - target) for a in frames]))
@@ -37,7 +38,8 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     bar = progress(n_frames, "MD frames", log)
     started_unix, clock = time.time(), time.perf_counter()
     # K runs on one GPU (a slot on a workstation, a pack under SLURM), through MPS with resources.mps
-    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu, shared_gpu(gpu, snakemake.params.mps) as mps:
+    with claim_gpu(jobs_per_gpu=jobs_per_gpu(snakemake.config)) as gpu, \
+            shared_gpu(gpu, uses_mps(snakemake.config)) as mps:
         print(f"GPU: {gpu}; MPS: {mps}; SLURM job: {os.environ.get('SLURM_JOB_ID')}", flush=True)
         engine, description = md_engine(snakemake.input.package, md["engine"], work, log, md["compile"])
         rows, summary = run(start, engine, protocol, cutoff=md["coordination_cutoff"],

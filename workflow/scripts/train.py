@@ -1,12 +1,17 @@
-"""Snakemake script: train one NequIP model (pre-train, fine-tune or direct)."""
+"""Snakemake script: train one NequIP model (pre-train, fine-tune or direct).
+
+Its settings come from the config (`training`, with how the job runs: workers, checkpoints,
+kernels, GPU sharing); the rule's params hold only the part that decides the model."""
 import os
 from pathlib import Path
 
 from synpretrain import nequip_config, training
+from synpretrain.config import stage_training
 from synpretrain.acquire import sha256
 from synpretrain.evaluation import evaluation_record
 from synpretrain.gpus import claim_gpu, shared_gpu
 from synpretrain.io import count_frames, read_json, write_json
+from synpretrain.plan import jobs_per_gpu, uses_mps
 from synpretrain.runlog import rule_log
 
 with rule_log(snakemake.log[0], snakemake.threads) as log:
@@ -20,7 +25,7 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     config = nequip_config.render(
         train_file=snakemake.input.train, val_file=snakemake.input.val,
         symbols=list(snakemake.params.symbols), model=snakemake.params.model,
-        training=snakemake.params.training, seed=snakemake.params.seed,
+        training=stage_training(snakemake.config, snakemake.params.stage), seed=snakemake.params.seed,
         out_dir=str(out_dir.resolve()), parent_package=parent, strategy=strategy)
     provenance = {
         "stage": snakemake.params.stage, "seed": snakemake.params.seed,
@@ -37,8 +42,8 @@ with rule_log(snakemake.log[0], snakemake.threads) as log:
     evaluations = [(snakemake.input.test, metrics)] if evaluation else []
     # a slot on one GPU (K jobs per GPU) on a multi-GPU machine; the allocation's GPU under SLURM;
     # with resources.mps the K jobs' kernels run side by side through an MPS daemon
-    with claim_gpu(jobs_per_gpu=snakemake.params.jobs_per_gpu) as gpu, \
-            shared_gpu(gpu, snakemake.params.mps) as mps:
+    with claim_gpu(jobs_per_gpu=jobs_per_gpu(snakemake.config)) as gpu, \
+            shared_gpu(gpu, uses_mps(snakemake.config)) as mps:
         slurm_job = os.environ.get("SLURM_JOB_ID")
         print(f"GPU: {gpu}; MPS: {mps}; SLURM job: {slurm_job}", flush=True)
         summary = training.train(out_dir, config, snakemake.output.package, snakemake.output.summary,

@@ -39,7 +39,8 @@ def verify(path: str | os.PathLike, expected: str | None, what: str) -> str:
     actual = sha256(path)
     if expected and not actual.startswith(expected.lower()):
         raise ChecksumError(f"{what}: {path} has SHA-256 {actual}, expected "
-                            f"{'one starting with ' if len(expected) < 64 else ''}{expected}")
+                            f"{'one starting with ' if len(expected) < 64 else ''}{expected}. If this file is "
+                            f"the one you mean to use, accept it with `{what}.sha256: {actual[:12]}` (or null)")
     return actual
 
 
@@ -64,9 +65,10 @@ def download(url: str, destination: Path, progress=None) -> None:
                     out.write(block)
                     if progress is not None:
                         progress.update(len(block))
-        except OSError as error:  # URLError is an OSError
-            raise AcquireError(f"download of {url} failed: {error}. Download it by hand and set the "
-                               "dataset's `path:` to the file (or the folder holding it)") from error
+        except OSError as error:  # URLError is an OSError; its traceback helps nobody
+            raise AcquireError(f"Download {url} by hand (or copy it from a machine with internet) and "
+                               f"set the config's `path:` to the file or its folder; downloading it here "
+                               f"failed: {error}") from None
 
 
 def acquire(destination: str | os.PathLike, *, url: str | None = None, path: str | None = None,

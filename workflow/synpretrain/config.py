@@ -225,6 +225,31 @@ def _check_figures(config: dict) -> None:
                      f"MD models of fig4 are trained on {_known(trained)}")
 
 
+# Settings that decide how work runs or looks, not what it computes: they never reach a rule's
+# params, so changing one reruns no job (config/README.md, "What reruns what").  The tensor-product
+# kernels and torch.compile give the same model to floating-point rounding.
+SCHEDULING = {
+    "training": ("num_workers", "checkpoint_every_s", "kernel", "compile"),
+    "md": ("checkpoint_every_ps", "compile"),
+    "labeller": ("display", "chunks"),
+}
+
+
+def without(settings: dict, keys) -> dict:
+    """`settings` less the keys that change no output (SCHEDULING): what a rule's params hold."""
+    return {key: value for key, value in settings.items() if key not in keys}
+
+
+def training_params(config: dict, stage: str) -> dict:
+    """What a training job's outputs depend on of its `training` settings (its rule's params)."""
+    return without(stage_training(config, stage), SCHEDULING["training"])
+
+
+def labeller_params(options: dict) -> dict:
+    """What a labeller's labels depend on of its config block (its display and chunks do not)."""
+    return without(options, SCHEDULING["labeller"])
+
+
 def stage_training(config: dict, stage: str) -> dict:
     """The `training` block with the per-stage overrides applied (`training.<stage>`)."""
     if stage not in STAGES:
@@ -245,3 +270,55 @@ def finetune_model(config: dict, source: str) -> dict:
     model = source_model(config, source)
     r_max = config["pretrain"]["sources"][source].get("finetune_r_max")
     return model if r_max is None else {**model, "r_max": float(r_max)}
+
+
+def schema_error(error: Exception) -> str:
+    """A config's schema violation in a line or two: the key path, what is wrong and what is
+    allowed (a close match first), instead of jsonschema's dump of the schema and the config.
+    `error`: Snakemake's WorkflowError from `validate`, which carries the ValidationError."""
+    import difflib
+
+    from jsonschema.exceptions import ValidationError
+
+    # WorkflowError keeps the ValidationError as an argument or as the exception it was raised in
+    found = [arg for arg in (*getattr(error, "args", ()), error.__context__) if isinstance(arg, ValidationError)]
+    if not found:
+        return str(error).splitlines()[0] if str(error) else repr(error)
+    e = found[0]
+    path = ".".join(str(part) for part in e.absolute_path) or "(top level)"
+
+    def unknown(key: str, allowed) -> str:
+        close = difflib.get_close_matches(key, [str(a) for a in allowed], n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        where = key if path == "(top level)" else f"{path}.{key}"
+        return f"{where}: unknown key; {hint}(allowed here: {_known(allowed)})"
+
+    if e.validator == "additionalProperties":
+        extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+        return "\n".join(unknown(key, e.schema.get("properties", {})) for key in extra)
+    if e.validator == "enum" and e.schema_path and "propertyNames" in e.schema_path:
+        return unknown(str(e.instance), e.validator_value)
+    if e.validator == "enum":
+        close = difflib.get_close_matches(str(e.instance), [str(v) for v in e.validator_value], n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        return f"{path}: {e.instance!r} is not one of {_known(map(str, e.validator_value))}{hint}"
+    if e.validator == "required":
+        return f"{path}: {e.message}"
+    if e.validator == "type":
+        return f"{path}: {e.instance!r} is not of type {e.validator_value}"
+    message = e.message if len(e.message) < 300 else e.message[:300] + " ..."
+    return f"{path}: {message}"
+
+
+def check_yaml(path: str) -> None:
+    """A config file's YAML syntax error as `file, line L, column C: problem` (Snakemake's own
+    reader names neither file nor line)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            yaml.safe_load(handle)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        raise ConfigError(f"{path}, line {mark.line + 1}, column {mark.column + 1}: "
+                          f"{error.problem or error.context}") from None

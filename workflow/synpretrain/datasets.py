@@ -28,11 +28,12 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 from ase.units import _amu
 
-from .extxyz_stream import Pool, blocks
+from .extxyz_stream import Block, Pool, blocks
 from .io import atomic_path, read_extxyz, with_labels, write_extxyz
 from .labelling import reference_energy
 from .labellers import as_elements
 from .splits import SHUFFLE_SEED, Split, flagged_split, random_split
+from .structure_gates import Gates, Tally
 from .user_data import read_user_dataset
 
 C_SYNTH_MEMBER = re.compile(r"(^|/)density-([0-9.]+)-T-([0-9.]+)\.extxyz$")
@@ -103,8 +104,11 @@ def file_streams(paths: Sequence[str | os.PathLike]) -> Iterator[tuple[str, IO[b
 
 def split_trajectories(streams: Iterable[tuple[str, IO[bytes]]], outputs: dict[str, str | os.PathLike],
                        min_time: float, density: Interval | None = None, test_size: int | None = None,
-                       val_size: int | None = None, seed: int = SHUFFLE_SEED, progress=None) -> dict:
-    """Filter, pool, shuffle and split trajectory frames into `outputs[{train,val,test}]`."""
+                       val_size: int | None = None, seed: int = SHUFFLE_SEED, progress=None,
+                       gates: Tally | None = None) -> dict:
+    """Filter, pool, shuffle and split trajectory frames into `outputs[{train,val,test}]`.
+    With `gates` (generated pools), a kept frame that fails the structure gates is dropped and
+    counted there."""
     scratch = Path(outputs["train"]).with_name(".pool.extxyz")
     n_read = n_files = 0
     with Pool(scratch) as pool:
@@ -112,13 +116,15 @@ def split_trajectories(streams: Iterable[tuple[str, IO[bytes]]], outputs: dict[s
             n_files += 1
             for i, block in enumerate(blocks(stream, name)):
                 n_read += 1
-                if keep_frame(block.info, min_time, density, f"{name}: frame {i}"):
+                if keep_frame(block.info, min_time, density, f"{name}: frame {i}") and (
+                        gates is None or gates.keep(block_atoms(block), name, i)):
                     pool.add(block)
             if progress is not None:
                 progress.update(1)
         if len(pool) == 0:
-            raise ValueError(f"no frames left after the filters (time >= {min_time} ps"
-                             f"{'' if density is None else f', density in {density}'})")
+            dropped = "" if gates is None else f"; the structure gates dropped {gates.dropped}"
+            raise ValueError(f"no frames left of {n_read} read after the filters (time >= {min_time} ps"
+                             f"{'' if density is None else f', density in {density}'}){dropped}")
         split = random_split(len(pool), seed=seed, test_size=test_size, val_size=val_size)
         for name, indices in split.as_dict().items():
             with atomic_path(outputs[name]) as tmp, open(tmp, "wb") as out:
@@ -126,6 +132,10 @@ def split_trajectories(streams: Iterable[tuple[str, IO[bytes]]], outputs: dict[s
         n_atoms = pool.n_atoms
     return {"n_files": n_files, "n_frames_read": n_read, "n_kept": len(split.train) + len(split.val) + len(split.test),
             "n_atoms_kept": n_atoms, **split_summary(split)}
+
+
+def block_atoms(block: Block) -> Atoms:
+    return ase.io.read(io.StringIO(block.text.decode()), format="extxyz")
 
 
 def split_summary(split: Split) -> dict:
@@ -148,10 +158,12 @@ def _label(atoms: Atoms, keys: Sequence[str], kind: str, where: str):
 
 def labelled(frames: Iterable[Atoms], energy_keys: Sequence[str], forces_keys: Sequence[str],
              e0: dict[str, float], keep_info: Sequence[str] = ("config_type", "split"),
-             name: str = "dataset") -> list[Atoms]:
-    """Frames with `energy` = E - sum_i E0(Z_i) and `forces`, from the dataset's own label keys."""
+             name: str = "dataset", positions: Sequence[int] | None = None) -> list[Atoms]:
+    """Frames with `energy` = E - sum_i E0(Z_i) and `forces`, from the dataset's own label keys.
+    `positions`: each frame's position in its file (`source_index`, and how errors name it)."""
     out = []
-    for i, atoms in enumerate(frames):
+    frames = list(frames)
+    for i, atoms in zip(range(len(frames)) if positions is None else positions, frames):
         where = f"{name}: structure {i}"
         energy = float(_label(atoms, energy_keys, "energy", where))
         forces = _label(atoms, forces_keys, "forces", where)
@@ -187,6 +199,9 @@ def read_c_gap_17(path: str | os.PathLike, e0: dict[str, float], val_size: int =
     C-GAP-17.extxyz); the original libAtoms release keeps train and test in separate files."""
     raw = ase.io.read(path, index=":", format="extxyz")
     kept = [(i, a) for i, a in enumerate(raw) if not is_dimer(a)]
+    if not kept:
+        raise ValueError(f"{path}: no structures left of {len(raw)} read: all {len(raw)} are dimers, which "
+                         "C-GAP-17's protocol drops (docs/protocol.md)")
     flags = []
     for i, atoms in kept:
         if "split" not in atoms.info:
@@ -198,7 +213,8 @@ def read_c_gap_17(path: str | os.PathLike, e0: dict[str, float], val_size: int =
             raise ValueError(f"{path}: structure {i} has split={atoms.info['split']!r}, "
                              "expected 'train' or 'test'")
         flags.append(atoms.info["split"] == "test")
-    frames = labelled([a for _, a in kept], ["energy"], ["forces", "force"], e0, name=str(path))
+    frames = labelled([a for _, a in kept], ["energy"], ["forces", "force"], e0, name=str(path),
+                      positions=[i for i, _ in kept])
     return frames, flagged_split(flags, seed=seed, val_size=val_size)
 
 
@@ -207,11 +223,13 @@ def read_by_config_type(path: str | os.PathLike, config_types: Sequence[str], en
                         val_size: int | None = None) -> tuple[list[Atoms], Split]:
     """A subset by config_type (C-GAP-20U's Fullerenes + Nanotubes), random 10% test split."""
     raw = ase.io.read(path, index=":", format="extxyz")
-    kept = [a for a in raw if a.info.get("config_type") in set(config_types)]
+    kept = [(i, a) for i, a in enumerate(raw) if a.info.get("config_type") in set(config_types)]
     if not kept:
         types = sorted({str(a.info.get("config_type")) for a in raw})
-        raise ValueError(f"{path}: no structure has config_type in {list(config_types)}; found {types}")
-    frames = labelled(kept, energy_keys, forces_keys, e0, name=str(path))
+        raise ValueError(f"{path}: no structures left of {len(raw)} read: none has config_type in "
+                         f"{list(config_types)}; found {types}")
+    frames = labelled([a for _, a in kept], energy_keys, forces_keys, e0, name=str(path),
+                      positions=[i for i, _ in kept])
     return frames, random_split(len(frames), seed=seed, test_size=int(round(test_fraction * len(frames))),
                                 val_size=val_size)
 
@@ -226,9 +244,12 @@ def read_si_gap_18(path: str | os.PathLike, member_suffix: str, e0: dict[str, fl
             raise ValueError(f"{path}: expected one member ending in {member_suffix!r}, found {members}")
         with archive.open(members[0]) as raw_stream:
             raw = ase.io.read(io.TextIOWrapper(raw_stream), index=":", format="extxyz")
-    kept = [a for a in raw if not isolated(a, cutoff)]
-    frames = labelled(kept, ["dft_energy", "DFT_energy"], ["dft_force", "DFT_force"], e0,
-                      keep_info=("config_type",), name=f"{path}:{members[0]}")
+    kept = [(i, a) for i, a in enumerate(raw) if not isolated(a, cutoff)]
+    if not kept:
+        raise ValueError(f"{path}:{members[0]}: no structures left of {len(raw)} read: every one has an "
+                         f"atom with no neighbour within {cutoff} Å (the protocol drops those)")
+    frames = labelled([a for _, a in kept], ["dft_energy", "DFT_energy"], ["dft_force", "DFT_force"], e0,
+                      keep_info=("config_type",), name=f"{path}:{members[0]}", positions=[i for i, _ in kept])
     return frames, random_split(len(frames), seed=seed, test_size=test_size, val_size=val_size)
 
 
@@ -297,13 +318,17 @@ def assemble(spec: dict, inputs: dict, outputs: dict, progress=None) -> dict:
         streams = (file_streams(inputs["trajectories"]) if spec["source"] == "generate"
                    else zip_streams(inputs["raw"]))
         density = Interval.parse(spec["density"]) if spec.get("density") else None
-        return split_trajectories(streams, outputs, spec.get("min_time", 10), density, split.get("test_size"),
-                                  split.get("val_size"), split.get("seed", SHUFFLE_SEED), progress=progress)
+        # the gates' settings travel in the `generate` block (a bare spec, as in unit tests, has none)
+        gates = Tally(Gates.of(spec)) if spec["source"] == "generate" and "generate" in spec else None
+        summary = split_trajectories(streams, outputs, spec.get("min_time", 10), density, split.get("test_size"),
+                                     split.get("val_size"), split.get("seed", SHUFFLE_SEED), progress=progress,
+                                     gates=gates)
+        return summary if gates is None else {**summary, "gates": gates.summary()}
     if spec["source"] == "download":
         if spec.get("format") == "extxyz":   # the user's own data: one file or several
             raw = inputs["raw"]
             paths = [raw] if isinstance(raw, (str, os.PathLike)) else list(raw)
-            frames, parts, provenance = read_user_dataset(paths, {**spec, "elements": as_elements(spec["element"])})
+            frames, parts, provenance = read_user_dataset(paths, spec)
         else:
             frames, parts = read_labelled_set(spec, inputs["raw"])
             provenance = {"n_kept": len(frames)}

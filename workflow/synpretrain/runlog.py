@@ -12,13 +12,16 @@ from tqdm import tqdm
 
 @contextlib.contextmanager
 def rule_log(path: str | os.PathLike | None, threads: int = 1):
-    """Send stdout, stderr and `logging` to `path`; limit math libraries to `threads`."""
+    """Send stdout, stderr and `logging` to `path`; limit math libraries to `threads`; have tools
+    that write logs into the working directory (the KIM API's kim.log) write beside `path`."""
     for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[key] = str(threads)
     if path is None:
         yield sys.stderr
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # tools that log into the working directory (kim.log) write beside this log (labellers.in_tool_logs)
+    os.environ["SYNPRETRAIN_TOOL_LOGS"] = str(Path(path).parent.resolve())
     with open(path, "w", buffering=1) as handle, \
             contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
         logging.basicConfig(stream=handle, level=logging.INFO, force=True,
@@ -27,6 +30,12 @@ def rule_log(path: str | os.PathLike | None, threads: int = 1):
             sys.modules["torch"].set_num_threads(threads)
         try:
             yield handle
+        except Exception as error:
+            logging.exception("rule failed")
+            # the console gets the message in one line (the traceback is in the log, which the
+            # default profile's show-failed-logs prints too), not a second copy of the traceback
+            print(f"{type(error).__name__}: {error}\n  (traceback in {path})", file=sys.__stderr__, flush=True)
+            raise SystemExit(1) from None
         except BaseException:
             logging.exception("rule failed")
             raise

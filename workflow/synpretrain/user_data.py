@@ -10,7 +10,8 @@ One config block points the workflow at a new material.  Its keys (all optional)
   custom keys (`dft_energy`, `dft_forces`) stay in info/arrays.
 - `filter`: {info key: [allowed values]}; a frame without the key or with another value is dropped
   (counted per key, the first key a frame fails).
-- `elements`: the allowed element symbols; a frame with another element is an error.
+- `element`: the allowed element symbols (the dataset's `element`); a frame with another element is
+  an error.
 - `split_key`: an info key holding `train`/`test` (or `train`/`val`/`test`) on every frame.  Without
   `val`, validation is taken from the shuffled train part as for flagged sets (`split.val_size`,
   default the rule min(N_train//10, 100)); with `val`, the given parts are kept as they are.  Without
@@ -76,8 +77,11 @@ def _label(atoms: Atoms, store: dict, key: str, what: str, config_key: str, wher
         return store[key]
     if atoms.calc is not None and key in atoms.calc.results:
         return atoms.calc.results[key]
-    raise ValueError(f"{where} has no {what}: no {'info key' if store is atoms.info else 'per-atom array'} "
-                     f"{key!r} and no calculator result {key!r} (config key `{config_key}`)")
+    kind = "info key" if store is atoms.info else "per-atom array"
+    results = sorted(atoms.calc.results) if atoms.calc is not None else []
+    present = ", ".join(sorted(store) + [f"{r} (calculator)" for r in results if r not in store]) or "none"
+    raise ValueError(f"{where} has no {what}: no {kind} or calculator result {key!r} (config key "
+                     f"`{config_key}`; present: {present})")
 
 
 def energy_label(atoms: Atoms, key: str, where: str) -> float:
@@ -101,6 +105,72 @@ def forces_label(atoms: Atoms, key: str, where: str) -> np.ndarray:
     if not np.isfinite(forces).all():
         raise ValueError(f"{where}: forces {key!r} contain NaN or inf (config key `forces_key`)")
     return forces
+
+
+def frame_labels(atoms: Atoms, spec: dict, where: str) -> tuple[float, np.ndarray]:
+    """(energy, forces) of one structure that passed the filter, after the checks of the module
+    docstring: elements within `element`, the `split_key` present, finite labels of the right shape."""
+    allowed = spec.get("element")
+    if allowed is not None:
+        allowed = {allowed} if isinstance(allowed, str) else set(allowed)
+        other = sorted(set(atoms.get_chemical_symbols()) - allowed)
+        if other:
+            raise ValueError(f"{where} contains element(s) {other}, not in `element` {sorted(allowed)}")
+    split_key = spec.get("split_key")
+    if split_key and split_key not in atoms.info:
+        raise ValueError(f"{where} has no info key {split_key!r} (config key `split_key`)")
+    return (energy_label(atoms, spec.get("energy_key", "energy"), where),
+            forces_label(atoms, spec.get("forces_key", "forces"), where))
+
+
+def nothing_left(files: Sequence, n_read: int, filters: dict, dropped: Counter) -> str:
+    """Why a reader kept no structure: empty files, or what `filter` dropped."""
+    names = ", ".join(map(str, files))
+    if n_read == 0:
+        return f"{names}: empty (holds no structures)"
+    return (f"{names}: no structures left of {n_read} read: `filter` {filters} dropped them all "
+            f"(per key: {dict(dropped)})")
+
+
+def check_files(path: str | os.PathLike, spec: dict) -> list[str]:
+    """What `read_user_dataset` would stop on, one line per kind of problem (its first structure
+    and how many more): read before any job runs.  An empty list: the data can be read."""
+    from .input_files import resolve
+
+    try:
+        files = extxyz_files(resolve(path))
+    except ValueError as error:
+        return [str(error)]
+    filters = spec.get("filter") or {}
+    first, count, dropped, n_read, n_kept = {}, Counter(), Counter(), 0, 0
+    for file in files:
+        try:
+            frames = read_extxyz(file)
+        except Exception as error:  # a syntax error: ASE names the line
+            first.setdefault(("read", file), f"{file}: cannot be read as extxyz: {error}")
+            count[("read", file)] += 1
+            continue
+        n_read += len(frames)
+        if not frames:
+            first.setdefault(("empty", file), f"{file}: empty (holds no structures)")
+            count[("empty", file)] += 1
+        for i, atoms in enumerate(frames):
+            failed = passes(atoms.info, filters)
+            if failed is not None:
+                dropped[failed] += 1
+                continue
+            n_kept += 1
+            where = f"{file}: structure {i}"
+            try:
+                frame_labels(atoms, spec, where)
+            except ValueError as error:
+                key = (str(error).replace(where, ""), file)  # the problem, without the place
+                first.setdefault(key, str(error))
+                count[key] += 1
+    lines = [first[key] + (f" (and {count[key] - 1} more structures)" if count[key] > 1 else "") for key in first]
+    if not lines and n_kept == 0:
+        lines.append(nothing_left(files, n_read, filters, dropped))
+    return lines
 
 
 # --- splits and energy reference ----------------------------------------------------------------
@@ -170,9 +240,7 @@ def read_user_dataset(paths: Sequence[str | os.PathLike], spec: dict) -> tuple[l
 
     Returns (frames, split, provenance); provenance has the files with their SHA-256 and frame
     counts, n_read, n_kept, dropped_by_filter, the E0 used and whether it was fitted, and the split."""
-    energy_key, forces_key = spec.get("energy_key", "energy"), spec.get("forces_key", "forces")
     filters, split_key = spec.get("filter") or {}, spec.get("split_key")
-    allowed = None if spec.get("elements") is None else set(spec["elements"])
     keep_info = spec.get("keep_info", ["config_type", *([split_key] if split_key else []), *filters])
     files = [f for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths) for f in extxyz_files(path)]
 
@@ -186,17 +254,10 @@ def read_user_dataset(paths: Sequence[str | os.PathLike], spec: dict) -> tuple[l
                 dropped[failed] += 1
                 continue
             where = f"{path}: structure {i}"
-            if allowed is not None and not set(atoms.get_chemical_symbols()) <= allowed:
-                other = sorted(set(atoms.get_chemical_symbols()) - allowed)
-                raise ValueError(f"{where} contains element(s) {other}, not in `elements` {sorted(allowed)}")
-            if split_key and split_key not in atoms.info:
-                raise ValueError(f"{where} has no info key {split_key!r} (config key `split_key`)")
-            kept.append((where, path, i, atoms, energy_label(atoms, energy_key, where),
-                         forces_label(atoms, forces_key, where)))
+            kept.append((where, path, i, atoms, *frame_labels(atoms, spec, where)))
     n_read = sum(r["n_read"] for r in file_records)
     if not kept:
-        raise ValueError(f"{', '.join(map(str, files))}: no structures left of {n_read} read after `filter` "
-                         f"{filters} (dropped per key: {dict(dropped)})")
+        raise ValueError(nothing_left(files, n_read, filters, dropped))
 
     where = [k[0] for k in kept]
     symbols = [k[3].get_chemical_symbols() for k in kept]
