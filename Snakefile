@@ -50,6 +50,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/compute.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -180,3 +180,11 @@ def test_a_job_forked_after_preload_runs_parallel_operations():
     done = subprocess.run([sys.executable, "-c", FORK_AFTER_PRELOAD], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and "child sum: 4000000.0" in done.stdout, done.stdout + done.stderr
+
+
+def test_how_a_job_ended_in_words():
+    """A job killed by a signal says so (it used to read "failed (exit code 1)")."""
+    assert warm.exit_reason(-9) == "was killed by SIGKILL"
+    assert warm.exit_reason(-15) == "was killed by SIGTERM"
+    assert warm.exit_reason(None).startswith("was killed (it ended without an exit code")
+    assert warm.exit_reason(2) == "failed (exit code 2)"

@@ -272,7 +272,7 @@ def test_the_paper_plan(tmp_path):
     paper = REPO / "config" / "paper.yaml"
     planned = snakemake(tmp_path, "-n", "all", "--profile", str(REPO / "profiles" / "slurm"), configfile=paper)
     jobs = planned_jobs(planned)
-    assert sum(jobs.values()) - jobs["total"] == jobs["total"] == 1584           # README: 1,584 jobs
+    assert sum(jobs.values()) - jobs["total"] == jobs["total"] == 1585           # README: 1,585 jobs
     assert (jobs["pretrain"], jobs["finetune"], jobs["direct"], jobs["gpu_pack"]) == (24, 513, 85, 119)
     assert jobs["md_stability"] == 2 and jobs["md_pack"] == 1                  # Fig 4d's two runs: one allocation
     groups = re.findall(r"Group job (\S+) ", planned.stdout + planned.stderr)
@@ -305,7 +305,8 @@ def test_the_report_is_snakemakes_own(tiny_run):
     result = snakemake(tiny_run, "--report", "results/report.html")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     html = (tiny_run / "results" / "report.html").read_text()
-    for name in ("fig2.pdf", "fig3.pdf", "fig4.pdf", "fig5.pdf", "table1.csv", "compute.csv", "paper_claims.csv"):
+    for name in ("fig2.pdf", "fig3.pdf", "fig4.pdf", "fig5.pdf", "table1.csv", "compute.csv", "paper_claims.csv",
+                 "config.yaml", "Configuration"):
         assert name in html, name
 
 
@@ -467,3 +468,13 @@ def test_sizes_the_data_cannot_hold_fail_the_dry_run(tmp_path):
     assert result.returncode != 0
     assert "experiments.fig3.pretrain_sizes: 100 training structures asked for, but dataset 'c-synth' has at most" \
         in result.stdout + result.stderr
+
+
+def test_the_forecast_command_works_as_typed(tmp_path):
+    """No --cores: the default profile (profiles/default) gives every local run what it needs."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "results/tables/compute_forecast.csv", "--configfile", str(REPO / "config" / "paper.yaml")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    forecast = pd.read_csv(tmp_path / "results/tables/compute_forecast.csv")
+    assert forecast["gpu_hours_estimate"].gt(0).all()

@@ -94,7 +94,7 @@ rule fig6:
     params:
         **plan.experiment_params(config, "fig6"),
         general=lambda wc: config["figures"]["fig6"]["general_testset"],
-        strategies=lambda wc: plan.strategy_types(config, "fig6"),
+        strategies=lambda wc: plan.strategy_specs(config, "fig6"),
         note=config["figure_note"],
     script:
         "../scripts/fig6.py"

@@ -7,6 +7,9 @@ from synpretrain.runlog import rule_log
 with rule_log(snakemake.log[0]):
     p = snakemake.params
     curves = read_table(snakemake.input.curves)
+    names = p.names  # test sets by their targets' display names (`targets.<name>.display`), else keys
     with atomic_path(snakemake.output[0], suffix=".pdf") as tmp:
-        fig2(curves, p.target, p.sources[0], p.pretrain_sizes, str(tmp), note=p.note)
+        source = p.sources[0]
+        fig2(curves, p.target, source, p.pretrain_sizes, str(tmp), note=p.note, display=p.displays.get(source),
+             names=names)
     print(curves.to_string())

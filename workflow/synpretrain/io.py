@@ -72,9 +72,26 @@ def count_frames(path: str | os.PathLike) -> int:
         return sum(1 for _ in blocks(stream, str(path)))
 
 
+def json_safe(data):
+    """`data` as valid JSON holds it: a NaN or infinite number becomes null (JSON has no NaN;
+    Python's json writes a bare `NaN` that other readers reject), numpy scalars plain numbers."""
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(value) for value in data]
+    if isinstance(data, (float, np.floating)):
+        return float(data) if np.isfinite(data) else None
+    if isinstance(data, np.integer):
+        return int(data)
+    if isinstance(data, np.bool_):
+        return bool(data)
+    return data
+
+
 def write_json(path: str | os.PathLike, data) -> None:
+    """`data` as JSON, atomically; NaN and infinities written as null (`json_safe`)."""
     with atomic_path(path, suffix=".json") as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(json_safe(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike):

@@ -216,6 +216,9 @@ class Layout:
     def figure(self, name: str) -> str:
         return f"{self.results}/{name}.pdf"
 
+    def effective_config(self) -> str:
+        return f"{self.results}/config.yaml"
+
     def report(self, ext: str = "html") -> str:
         return f"{self.results}/report.{ext}"
 

@@ -124,7 +124,8 @@ def experiment_params(config: dict, name: str) -> dict:
     spec = config["experiments"].get(name, {})
     return {"target": spec.get("target"), "npre": max(spec.get("pretrain_sizes", [0])),
             "sources": spec.get("sources", []),
-            "displays": {source: display(config, source) for source in spec.get("sources", [])}}
+            "displays": {source: display(config, source) for source in spec.get("sources", [])},
+            "names": {target: t.get("display") or target for target, t in config["targets"].items()}}
 
 
 def strategy_spec(config: dict, name: str) -> dict:
@@ -132,9 +133,10 @@ def strategy_spec(config: dict, name: str) -> dict:
     return {"type": ALL} if name == ALL else dict(config["strategies"][name])
 
 
-def strategy_types(config: dict, name: str) -> dict[str, str]:
-    """An experiment's fine-tuning strategies, name -> type, in its order (`all` is its own type)."""
-    return {s: strategy_spec(config, s)["type"] for s in config["experiments"][name].get("strategies", [ALL])}
+def strategy_specs(config: dict, name: str) -> dict[str, dict]:
+    """An experiment's fine-tuning strategies, name -> settings (type and its parameter: what the
+    legend calls it), in its order (`all` is its own type)."""
+    return {s: strategy_spec(config, s) for s in config["experiments"][name].get("strategies", [ALL])}
 
 
 def replay_count(n_pool: int, fraction: float) -> int:
@@ -180,7 +182,7 @@ def reported(config: dict, layout: Layout) -> list[str]:
     files = [layout.figure(name) for name in FIGURES if figure_enabled(config, name)]
     if "fig3" in config["experiments"]:
         files += [layout.table("table1"), layout.table("paper_comparison"), layout.table("paper_claims")]
-    return files + [layout.table("compute"), layout.table("compute_forecast")]
+    return files + [layout.table("compute"), layout.table("compute_forecast"), layout.effective_config()]
 
 
 def ledger_after(config: dict, layout: Layout) -> list[str]:

@@ -27,7 +27,7 @@ from .acquire import sha256
 from .io import atomic_path, write_json
 from .nequip_config import FORCES, TIMINGS
 from .nequip_runner import CONFIG_NAME, PHASES
-from .warm import run_module
+from .warm import exit_reason, run_module
 
 RUNNER = "synpretrain.nequip_runner"
 INPUTS = "inputs.json"  # the identity of the data a run started from (resume only on the same)
@@ -94,8 +94,8 @@ def run_nequip(out_dir: Path, package_path: Path, overrides: list[str], threads:
         args += overrides
         code = run_module(RUNNER, args, log, env=thread_env(threads), threads=threads, warm=warm)
         if code != 0:
-            raise RuntimeError(f"training, packaging or evaluation in {out_dir} failed (exit code "
-                               f"{code}); see the log above")
+            raise RuntimeError(f"training, packaging or evaluation in {out_dir} {exit_reason(code)}; "
+                               "see the log above")
 
 
 def read_history(out_dir: Path) -> pd.DataFrame:

@@ -81,10 +81,10 @@ def socket_path() -> Path:
 
 
 def run_module(module: str, args: list[str], log, env: dict | None = None, threads: int = 1,
-               warm: bool = True) -> int:
+               warm: bool = True) -> int | None:
     """Run `python -m module args...` with stdout and stderr to `log` (an open file, which gets the
     command first) and `env`; forked from the warm server where `warm` and `usable()`, else in a
-    fresh interpreter.  Returns the exit code."""
+    fresh interpreter.  Returns the exit code (`exit_reason` says it in words)."""
     env = dict(os.environ if env is None else env)
     log.write(f"$ python -m {module} {' '.join(args)}\n")
     log.flush()
@@ -101,7 +101,7 @@ def run_module(module: str, args: list[str], log, env: dict | None = None, threa
                           env=env).returncode
 
 
-def _run_warm(conn: socket.socket, module: str, args: list[str], log, env: dict, threads: int) -> int:
+def _run_warm(conn: socket.socket, module: str, args: list[str], log, env: dict, threads: int) -> int | None:
     """Hand the job to the server; its exit code.  Once handed over, a broken connection is the
     job's failure, not a reason to run it again."""
     request = {"module": module, "args": list(args), "env": env, "cwd": os.getcwd(), "threads": threads}
@@ -115,8 +115,21 @@ def _run_warm(conn: socket.socket, module: str, args: list[str], log, env: dict,
         reason = "a crash or a kill"
     if not reply.strip():
         log.write(f"the warm-started job ended without an exit code ({reason})\n")
-        return 1
+        return None
     return int(reply)
+
+
+def exit_reason(code: int | None) -> str:
+    """How a job's process ended, in words: `run_module`'s code (negative: killed by that signal;
+    None: the forked job vanished without a code, i.e. it was killed)."""
+    if code is None:
+        return "was killed (it ended without an exit code: a signal, such as the out-of-memory killer's)"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"failed (exit code {code})"
 
 
 def _connect() -> socket.socket:
