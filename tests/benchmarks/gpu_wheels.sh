@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DIR=${1:-.whl}
 PYTHON_VERSION=${PYTHON_VERSION:-3.12}
-OPENEQUIVARIANCE=${OPENEQUIVARIANCE:-0.7.0}   # the version the README's H200 rows were measured with
+OPENEQUIVARIANCE=${OPENEQUIVARIANCE:-0.7.0}   # the version the docs/cost.md's H200 rows were measured with
 PACKAGES=(nequip hydra-core omegaconf ase matscipy lmdb e3nn)
 
 [ -x .venv/bin/python ] || { echo "gpu_wheels.sh: run install.sh first (the versions come from .venv)" >&2; exit 1; }

@@ -1,4 +1,4 @@
-# What the run cost and what a config will cost (GPU-hours, kWh, kg CO2): README "Cost".
+# What the run cost and what a config will cost (GPU-hours, kWh, kg CO2): docs/cost.md.
 
 
 rule compute_ledger:

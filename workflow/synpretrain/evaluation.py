@@ -47,7 +47,7 @@ def compile_for_ase(package: str | Path, output: str | Path, device: str, log=No
 
 def md_engine(package: str | Path, engine: str, work_dir: str | Path, log=None, compiled: bool | str | None = "auto",
               kernel: str = "auto"):
-    """What an MD run steps with (`md_stability.run`; README "Cost" has the speeds):
+    """What an MD run steps with (`md_stability.run`; docs/cost.md has the speeds):
     `torch`            the whole state on the model's device, BAOAB Langevin, a CUDA graph per step on
                        a GPU (`md_device`); the model with OpenEquivariance kernels where usable;
     `eager`            ASE's Langevin around the package's ASE calculator;

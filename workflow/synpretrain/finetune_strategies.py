@@ -1,4 +1,4 @@
-"""Fine-tuning strategies against forgetting (`strategies:` of the config, README "Fine-tuning strategies").
+"""Fine-tuning strategies against forgetting (`strategies:` of the config, docs/strategies.md).
 
 - `all`:    every weight trained (the paper).
 - `freeze`: the type embedding, the radial basis and the first `frozen_layers` interaction blocks

@@ -2,7 +2,7 @@
 
 A NequIP training job of the paper's size keeps a GPU only 20-40 % busy, and K such jobs side by
 side get more done (six: 4.5 x one job's structures/s on an H200 with OpenEquivariance kernels,
-README "Cost"), so the workflow places `jobs_per_gpu` jobs on every GPU (`claim_gpu`), and with
+docs/cost.md), so the workflow places `jobs_per_gpu` jobs on every GPU (`claim_gpu`), and with
 `resources.mps` their kernels run concurrently through an MPS daemon (`shared_gpu`).
 `snakemake --resources gpu=S` limits how many GPU jobs run at once (S = GPUs x jobs_per_gpu job
 slots), but it does not say which GPU a job gets: every job would see all of them and use the
@@ -110,7 +110,7 @@ def _locked(path: Path):
 def shared_gpu(gpu: str | None, enabled: bool, root: str | os.PathLike | None = None, log=print) -> Iterator[bool]:
     """Run the block as a client of an MPS daemon for `gpu` (`resources.mps`), so that the kernels
     of the K jobs sharing the GPU run side by side instead of taking turns (H200, 6 jobs: +32 %
-    structures/s, README "Cost").  The first job on the GPU starts the daemon (a user process: no
+    structures/s, docs/cost.md).  The first job on the GPU starts the daemon (a user process: no
     admin needed) with a private pipe directory, the last one to leave stops it; jobs register as
     clients under a lock, and a killed job's registration lapses with its process.  Yields whether
     MPS is on; without a GPU, with `enabled` false or without the MPS binary, nothing changes."""

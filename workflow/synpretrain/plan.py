@@ -169,7 +169,7 @@ def md_packs(config: dict) -> dict[str, list[ModelId]]:
     """Fig 4d's MD runs (`md_models`) in packs of `resources.jobs_per_gpu` that share one GPU
     allocation, as training packs do (names `md-<index>`; none with one job per GPU or without
     Fig 4).  An MD step of a 200-atom cell leaves the GPU idle most of the time (the model call is
-    launch-bound, README "Cost"), so one allocation for both runs instead of one each."""
+    launch-bound, docs/cost.md), so one allocation for both runs instead of one each."""
     k = jobs_per_gpu(config)
     if k <= 1 or not figure_enabled(config, "fig4"):
         return {}

@@ -14,7 +14,7 @@ Used only where forking is safe and pays (`usable`): Linux; not inside a SLURM a
 pack's jobs start at the same moment, so there is nothing to save); not switched off
 (`resources.warm_start: false` or SYNPRETRAIN_WARM=0).  GPU machines too: the server never starts
 CUDA (it checks), so each forked job starts its own in its own environment (CUDA_VISIBLE_DEVICES,
-MPS); on an H200 a 25-structure fine-tune's fixed cost went 30.1 -> 10.2 s (README "Cost").
+MPS); on an H200 a 25-structure fine-tune's fixed cost went 30.1 -> 10.2 s (docs/cost.md).
 Everywhere else, and whenever the server cannot be reached, the job runs the same module in a
 fresh interpreter, as before: one command, the same numbers (tested).  A job killed by Snakemake
 closes its socket; its child notices and kills its own process group.  A changed synpretrain
