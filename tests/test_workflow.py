@@ -48,9 +48,10 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
 
 
 def write_config(path: Path, edit) -> Path:
+    """tiny.yaml with `edit` applied, its keys in their order (as a user's edit leaves them)."""
     config = yaml.safe_load(TINY.read_text())
     edit(config)
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
@@ -400,7 +401,7 @@ COMPUTATION = {"generate_trajectory", "assemble_dataset", "label_chunk", "merge_
     (lambda c: c["figures"]["fig5"]["umap"].update(colors={"c-synth": "#123456"}), PRESENTATION),
     (lambda c: c["training"].update(checkpoint_every_s=7, num_workers=0, kernel="e3nn"), OF_THE_CONFIG),
     (lambda c: c["md"].update(checkpoint_every_ps=0.5), OF_THE_CONFIG),
-    (lambda c: c["resources"].update(warm_start=False), OF_THE_CONFIG),
+    (lambda c: c.setdefault("resources", {}).update(warm_start=False), OF_THE_CONFIG),
 ], ids=["colour", "label", "figure-note", "umap-colours", "training-scheduling", "md-checkpoints", "warm-start"])
 def test_settings_that_change_no_number_rerun_no_computation(tiny_run, tmp_path, edit, allowed):
     """On a finished run, a display setting plans only jobs that draw or tabulate, a scheduling
@@ -427,7 +428,8 @@ def test_a_killed_snakemake_recovers_with_the_documented_commands(tmp_path):
     """Snakemake and its jobs killed with SIGKILL mid-training (out of memory, a closed ssh
     session): `snakemake --unlock`, then the same command, finishes, the training resuming from
     last.ckpt (docs/troubleshooting.md)."""
-    config = write_config(tmp_path / "long.yaml", lambda c: c["training"].update(max_epochs=60, checkpoint_every_s=0))
+    config = write_config(tmp_path / "long.yaml", lambda c: c["training"].update(
+        max_epochs=300, checkpoint_every_s=0, early_stopping={"patience": 1000}))   # long enough to be killed
     target = "results/models/direct/c-real/n4/seed1/model.nequip.zip"
     model = tmp_path / "results/models/direct/c-real/n4/seed1"
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
@@ -437,8 +439,7 @@ def test_a_killed_snakemake_recovers_with_the_documented_commands(tmp_path):
         deadline = time.time() + 600
         while not (model / "last.ckpt").exists():
             assert first.poll() is None and time.time() < deadline, "the run ended before a checkpoint"
-            time.sleep(1)
-        time.sleep(2)
+            time.sleep(0.2)
     finally:
         os.killpg(first.pid, signal.SIGKILL)       # Snakemake and every job it started
         first.wait()
