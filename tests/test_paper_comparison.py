@@ -11,7 +11,8 @@ from synpretrain.paper_comparison import claims, compare, parse_cell, read_paper
 
 REPO = Path(__file__).parents[1]
 PAPER_CSV = REPO / "resources" / "paper" / "table1.csv"
-PAPER_TEXT = Path(os.environ.get("SYNPRETRAIN_PAPER_TEXT", "/work/shared/paper/synthetic-pretraining-nnp.md"))
+# the paper beside the repository (../shared/paper/, where the team keeps it), or where the variable says
+PAPER_TEXT = Path(os.environ.get("SYNPRETRAIN_PAPER_TEXT", REPO.parent / "shared" / "paper" / "synthetic-pretraining-nnp.md"))
 
 # Table 1 of the paper, typed a second time from the text (rows n; Direct, EDIP, LCBOP, GAP-20U, C-ACE).
 SOURCES = ["Direct", "EDIP", "LCBOP", "GAP-20U", "C-ACE"]
