@@ -22,7 +22,8 @@ from synpretrain.prepared_data import prepared_file
 from synpretrain.user_data import extxyz_files
 
 check_config(config)
-check_inputs(config)  # every file the config names, and a user's extxyz data, before any job runs
+if workflow.is_main_process:  # not again in each job that a cluster's node parses the workflow for
+    check_inputs(config)  # every file the config names, and a user's extxyz data, before any job runs
 plan.check_sizes(config)
 
 RESULTS = config["results"]

@@ -26,9 +26,9 @@ import ase.io
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
-from ase.units import _amu
 
 from .extxyz_stream import Block, Pool, blocks
+from .generation import mass_density
 from .io import atomic_path, read_extxyz, with_labels, write_extxyz
 from .labelling import reference_energy
 from .labellers import as_elements
@@ -37,7 +37,6 @@ from .structure_gates import Gates, Tally
 from .user_data import read_user_dataset
 
 C_SYNTH_MEMBER = re.compile(r"(^|/)density-([0-9.]+)-T-([0-9.]+)\.extxyz$")
-AMU_PER_A3_IN_G_CM3 = _amu * 1e3 / 1e-24  # 1 u/A^3 in g/cm^3
 
 
 # --- filters ------------------------------------------------------------------------------------
@@ -254,11 +253,6 @@ def read_si_gap_18(path: str | os.PathLike, member_suffix: str, e0: dict[str, fl
 
 
 # --- transforms ---------------------------------------------------------------------------------
-
-def mass_density(atoms: Atoms) -> float:
-    """Mass density (g/cm3) of a periodic cell."""
-    return float(atoms.get_masses().sum() / atoms.get_volume() * AMU_PER_A3_IN_G_CM3)
-
 
 def alchemical(atoms: Atoms, scale: float, element: str | None = None, map: dict[str, str] | None = None) -> Atoms:
     """Every atom becomes `element` (or each element its image under `map`, others unchanged);

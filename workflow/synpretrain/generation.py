@@ -29,14 +29,17 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from ase.formula import Formula
-from ase.units import _Nav
+from ase.units import _amu, _Nav
 
 from .input_files import lammps_potential
 from .labellers import wrapped_positions
 from .lammps_runtime import new_lammps
 
-# 1 g/cm3 expressed in atomic mass units per cubic Angstrom.
+# 1 g/cm3 expressed in atomic mass units per cubic Angstrom (what random cells are built with).
 AMU_PER_A3_PER_G_CM3 = _Nav * 1e-24
+# 1 u/A^3 in g/cm3, from ASE's atomic mass unit: what the density of a given cell is reported in
+# (the two agree to 3e-10; each kept so that no cell or recorded density changes).
+AMU_PER_A3_IN_G_CM3 = _amu * 1e3 / 1e-24
 
 # "C", "SiC", {"Si": 32, "C": 32} or ["Si", "C"] (see composition_counts).
 Composition = Union[str, Mapping[str, int], list, tuple]
@@ -129,6 +132,11 @@ def cubic_cell_length(n_atoms: int, density: float, element: Composition = "C") 
     counts = composition_counts(element, n_atoms)
     mass = sum(count * atomic_masses[atomic_numbers[symbol]] for symbol, count in counts.items())
     return float((mass / (density * AMU_PER_A3_PER_G_CM3)) ** (1 / 3))
+
+
+def mass_density(atoms: Atoms) -> float:
+    """Mass density (g/cm3) of a periodic cell."""
+    return float(atoms.get_masses().sum() / atoms.get_volume() * AMU_PER_A3_IN_G_CM3)
 
 
 def pair_min_distances(min_distance: MinDistance, species: list[str]) -> np.ndarray:

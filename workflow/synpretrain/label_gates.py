@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .extxyz_stream import blocks
 from .io import atomic_path
 
 DEFAULTS = {
@@ -156,27 +157,16 @@ def check_drop_fraction(what: str, name: str, n_input: int, dropped: Sequence[di
 def filter_blocks(parts: Sequence[str | os.PathLike], keep: Sequence[Sequence[bool]],
                   path: str | os.PathLike) -> None:
     """Join extxyz files into `path`, atomically, keeping frame j of parts[i] where keep[i][j]: the
-    frames are copied as text, read only as far as each atom-count line (no comment parsing)."""
+    frames are copied as text (extxyz_stream.blocks), never built into Atoms."""
     with atomic_path(path) as tmp, open(tmp, "wb") as out:
         for part, flags in zip(parts, keep):
-            position = 0
+            n_frames = 0
             with open(part, "rb") as handle:
-                while count := handle.readline():
-                    if not count.strip():
-                        continue
-                    try:
-                        n_atoms = int(count)
-                    except ValueError:
-                        raise ValueError(f"{part}: frame {position} does not start with an atom count: "
-                                         f"{count[:80]!r}") from None
-                    block = [count] + [handle.readline() for _ in range(n_atoms + 1)]
-                    if not block[-1]:
-                        raise ValueError(f"{part}: frame {position} is truncated (expected {n_atoms} atom lines)")
-                    if position < len(flags) and flags[position]:
-                        out.write(b"".join(block))
-                    position += 1
-            if position != len(flags):
-                raise ValueError(f"{part}: {position} frames, but its chunk summary lists {len(flags)} kept")
+                for n_frames, block in enumerate(blocks(handle, str(part)), start=1):
+                    if n_frames <= len(flags) and flags[n_frames - 1]:
+                        out.write(block.text)
+            if n_frames != len(flags):
+                raise ValueError(f"{part}: {n_frames} frames, but its chunk summary lists {len(flags)} kept")
 
 
 def needed_k(energy_per_atom: Sequence[float], max_force: Sequence[float]) -> dict:

@@ -27,6 +27,7 @@ from ase.data import chemical_symbols
 
 from .input_files import lammps_potential, resolve
 from .lammps_runtime import lammps_module
+from .runlog import TOOL_LOGS
 
 
 class LabellerUnavailable(RuntimeError):
@@ -80,11 +81,12 @@ def get(name: str) -> Labeller:
         raise KeyError(f"unknown labeller {name!r}; registered: {', '.join(sorted(REGISTRY))}") from None
 
 
-def kim_model_installed(model: str) -> bool:
-    """Whether the KIM API finds the portable or simulator model `model`."""
+def kim_model_installed(model: str, logs: str | None = None) -> bool:
+    """Whether the KIM API finds the portable or simulator model `model` (its kim.log written in
+    `logs`, default `in_tool_logs`'s folder)."""
     import kimpy
 
-    with in_tool_logs():
+    with in_tool_logs(logs):
         collections = kimpy.collections.create()
         try:
             collections.get_item_type(model)
@@ -95,15 +97,12 @@ def kim_model_installed(model: str) -> bool:
     return found
 
 
-# The folder where tools that write logs into the working directory (the KIM API: kim.log) write
-# instead: a job's rule_log sets it to the folder of the job's log, the Snakefile to the run's logs.
-TOOL_LOGS = "SYNPRETRAIN_TOOL_LOGS"
-
-
 @contextlib.contextmanager
-def in_tool_logs():
-    """Run with the working directory $SYNPRETRAIN_TOOL_LOGS (if set): see TOOL_LOGS."""
-    folder = os.environ.get(TOOL_LOGS)
+def in_tool_logs(folder: str | None = None):
+    """Run with the working directory `folder`, default $SYNPRETRAIN_TOOL_LOGS (runlog.TOOL_LOGS: the
+    folder of the job's log) where set: tools that log into the working directory (the KIM API's
+    kim.log) write there instead."""
+    folder = folder or os.environ.get(TOOL_LOGS)
     if not folder:
         yield
         return

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+TOOL_LOGS = "SYNPRETRAIN_TOOL_LOGS"  # the folder of the running job's log (set by rule_log)
+
 
 @contextlib.contextmanager
 def rule_log(path: str | os.PathLike | None, threads: int = 1):
@@ -21,7 +23,7 @@ def rule_log(path: str | os.PathLike | None, threads: int = 1):
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     # tools that log into the working directory (kim.log) write beside this log (labellers.in_tool_logs)
-    os.environ["SYNPRETRAIN_TOOL_LOGS"] = str(Path(path).parent.resolve())
+    os.environ[TOOL_LOGS] = str(Path(path).parent.resolve())
     with open(path, "w", buffering=1) as handle, \
             contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
         logging.basicConfig(stream=handle, level=logging.INFO, force=True,

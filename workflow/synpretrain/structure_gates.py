@@ -19,7 +19,7 @@ from ase import Atoms
 from ase.data import covalent_radii
 from ase.neighborlist import neighbor_list
 
-from .generation import AMU_PER_A3_PER_G_CM3, pair_table
+from .generation import mass_density, pair_table
 
 DEFAULTS = {
     "min_distance": None,        # Å, a number for every pair or {A-B: Å}; None: covalent_factor
@@ -95,10 +95,9 @@ class Gates:
         if not np.all(np.isfinite(cell)):
             return Failure("non-finite cell", f"cell {cell.tolist()}")
         if atoms.pbc.all():
-            volume = abs(float(np.linalg.det(cell)))
-            if not volume > 0:
+            if not atoms.get_volume() > 0:
                 return Failure("density", f"cell {cell.tolist()} has no volume")
-            actual = float(atoms.get_masses().sum() / (volume * AMU_PER_A3_PER_G_CM3))
+            actual = mass_density(atoms)
             requested = density if density is not None else atoms.info.get("density")
             if requested is not None and abs(actual / float(requested) - 1) > DENSITY_TOLERANCE:
                 return Failure("density", f"the cell's density {actual:.4f} g/cm3 is not the run's "
